@@ -1,0 +1,27 @@
+// +kubebuilder:object:generate=true
+// +groupName=tenancy.vclusterkit.io
+
+package tenancy
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+// Group is the API group of Tenant and Space.
+const Group = "tenancy.vclusterkit.io"
+
+var (
+	// GroupVersion is the group version of the tenancy API.
+	GroupVersion = schema.GroupVersion{Group: Group, Version: "v1alpha1"}
+
+	// SchemeBuilder registers Tenant and Space with a runtime.Scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds Tenant, TenantList, Space and SpaceList to a scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)
+
+func init() {
+	SchemeBuilder.Register(&Tenant{}, &TenantList{}, &Space{}, &SpaceList{})
+}
