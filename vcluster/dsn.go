@@ -97,4 +97,3 @@ func NewRequest(ctx context.Context, r SecretReader, vc *VirtualCluster) (Reques
 	}
 	return Request{Cluster: vc, BackingStoreDSN: dsn}, nil
 }
-
