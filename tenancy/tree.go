@@ -1,0 +1,577 @@
+package tenancy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// TreeOptions configure NewTree. The zero value is ready to use.
+type TreeOptions struct {
+	// MaxDepth is the number of levels the tree may have; 0 means
+	// DefaultMaxDepth.
+	MaxDepth int
+}
+
+// Tree is an immutable, validated view of a snapshot of tenants and
+// spaces. Lookups by name cost O(depth) (ancestors, path, effective policy
+// and members) or O(subtree) (descendants), never O(all tenants).
+//
+// A Tree keeps pointers into the slices given to NewTree: do not modify
+// them while the tree is in use. A Tree is safe for concurrent reads.
+type Tree struct {
+	validator Validator
+	tenants   []*Tenant
+	index     map[string]int32
+	parent    []int32 // -1 for a root
+	depth     []int32
+	// Children of i are childIdx[childStart[i]:childStart[i+1]], in
+	// snapshot order; spaces likewise.
+	childStart []int32
+	childIdx   []int32
+	roots      []int32
+
+	spaces     []*Space
+	spaceIndex map[string]int32
+	spaceStart []int32
+	spaceIdx   []int32
+}
+
+// NewTree builds and validates a tree from a snapshot. It reports, as an
+// *InvalidError (errors.Is(err, ErrInvalid)) whose field paths start with
+// tenants[<name>] or spaces[<name>], every problem it finds: invalid names
+// and fields, duplicate names, missing parents, cycles, the depth limit, a
+// child loosening an inherited policy, a quota above an ancestor's, and
+// spaces whose tenant does not exist or whose quota exceeds it.
+//
+// It runs in O(tenants × depth).
+func NewTree(tenants []Tenant, spaces []Space, opts TreeOptions) (*Tree, error) {
+	t := &Tree{
+		validator:  Validator{MaxDepth: opts.MaxDepth},
+		tenants:    make([]*Tenant, 0, len(tenants)),
+		index:      make(map[string]int32, len(tenants)),
+		spaceIndex: make(map[string]int32, len(spaces)),
+	}
+	var errs field.ErrorList
+	tpath := field.NewPath("tenants")
+	for i := range tenants {
+		tn := &tenants[i]
+		p := tpath.Key(tn.Name)
+		if oe := ValidateTenant(tn); len(oe) > 0 {
+			errs = append(errs, rebase(p, oe)...)
+			continue
+		}
+		if _, dup := t.index[tn.Name]; dup {
+			errs = append(errs, field.Duplicate(p.Child("metadata", "name"), tn.Name))
+			continue
+		}
+		t.index[tn.Name] = int32(len(t.tenants))
+		t.tenants = append(t.tenants, tn)
+	}
+	n := len(t.tenants)
+	t.parent = make([]int32, n)
+	for i, tn := range t.tenants {
+		t.parent[i] = -1
+		if tn.Spec.Parent == "" {
+			continue
+		}
+		pi, ok := t.index[tn.Spec.Parent]
+		if !ok {
+			t.parent[i] = -2
+			errs = append(errs, field.NotFound(tpath.Key(tn.Name).Child("spec", "parent"), tn.Spec.Parent))
+			continue
+		}
+		t.parent[i] = pi
+	}
+	errs = append(errs, t.computeDepths(tpath)...)
+	if len(errs) > 0 {
+		return nil, NewInvalidError("Tree", "", errs)
+	}
+	t.link()
+	t.indexSpaces(spaces, &errs)
+	errs = append(errs, t.checkPolicies(tpath)...)
+	if len(errs) > 0 {
+		return nil, NewInvalidError("Tree", "", errs)
+	}
+	return t, nil
+}
+
+func rebase(p *field.Path, errs field.ErrorList) field.ErrorList {
+	out := make(field.ErrorList, len(errs))
+	for i, e := range errs {
+		c := *e
+		c.Field = p.String() + "." + e.Field
+		out[i] = &c
+	}
+	return out
+}
+
+// computeDepths sets depth[i] and reports cycles and the depth limit in
+// O(n): each tenant is walked up only until a tenant of known depth.
+func (t *Tree) computeDepths(tpath *field.Path) field.ErrorList {
+	const (
+		unknown = -1
+		onStack = -2
+		broken  = -3
+	)
+	var errs field.ErrorList
+	n := len(t.tenants)
+	t.depth = make([]int32, n)
+	for i := range t.depth {
+		t.depth[i] = unknown
+	}
+	var stack []int32
+	for i := range n {
+		if t.depth[i] != unknown {
+			continue
+		}
+		stack = stack[:0]
+		cur := int32(i)
+		base := int32(-1) // depth of the tenant above the stack
+		for {
+			if cur < 0 {
+				if cur == -2 {
+					base = broken
+				}
+				break
+			}
+			d := t.depth[cur]
+			if d >= 0 {
+				base = d
+				break
+			}
+			if d == broken {
+				base = broken
+				break
+			}
+			if d == onStack {
+				// cur is on the stack: everything from it up is a cycle.
+				at := slices.Index(stack, cur)
+				names := make([]string, 0, len(stack)-at+1)
+				for _, j := range stack[at:] {
+					names = append(names, t.tenants[j].Name)
+				}
+				names = append(names, t.tenants[cur].Name)
+				errs = append(errs, field.Invalid(tpath.Key(t.tenants[cur].Name).Child("spec", "parent"),
+					t.tenants[cur].Spec.Parent, "cycle: "+strings.Join(names, " -> ")))
+				base = broken
+				break
+			}
+			t.depth[cur] = onStack
+			stack = append(stack, cur)
+			if t.parent[cur] == -2 {
+				cur = -2
+				continue
+			}
+			cur = t.parent[cur]
+		}
+		for k := len(stack) - 1; k >= 0; k-- {
+			j := stack[k]
+			if base == broken {
+				t.depth[j] = broken
+				continue
+			}
+			base++
+			t.depth[j] = base
+			if int(base) == t.validator.maxDepth() {
+				errs = append(errs, field.Invalid(tpath.Key(t.tenants[j].Name).Child("spec", "parent"), t.tenants[j].Spec.Parent,
+					fmt.Sprintf("the tenant is at depth %d; a tree may have at most %d levels", base, t.validator.maxDepth())))
+			}
+		}
+	}
+	return errs
+}
+
+// link fills the children index (one flat slice, no per-node allocation).
+func (t *Tree) link() {
+	n := len(t.tenants)
+	t.childStart = make([]int32, n+1)
+	for i, p := range t.parent {
+		if p >= 0 {
+			t.childStart[p+1]++
+		} else {
+			t.roots = append(t.roots, int32(i))
+		}
+	}
+	for i := 1; i <= n; i++ {
+		t.childStart[i] += t.childStart[i-1]
+	}
+	t.childIdx = make([]int32, n-len(t.roots))
+	fill := slices.Clone(t.childStart[:n])
+	for i, p := range t.parent {
+		if p >= 0 {
+			t.childIdx[fill[p]] = int32(i)
+			fill[p]++
+		}
+	}
+}
+
+func (t *Tree) indexSpaces(spaces []Space, errs *field.ErrorList) {
+	spath := field.NewPath("spaces")
+	owner := make([]int32, 0, len(spaces))
+	for i := range spaces {
+		s := &spaces[i]
+		p := spath.Key(s.Name)
+		if oe := ValidateSpace(s); len(oe) > 0 {
+			*errs = append(*errs, rebase(p, oe)...)
+			continue
+		}
+		if _, dup := t.spaceIndex[s.Name]; dup {
+			*errs = append(*errs, field.Duplicate(p.Child("metadata", "name"), s.Name))
+			continue
+		}
+		ti, ok := t.index[s.Spec.Tenant]
+		if !ok {
+			*errs = append(*errs, field.NotFound(p.Child("spec", "tenant"), s.Spec.Tenant))
+			continue
+		}
+		t.spaceIndex[s.Name] = int32(len(t.spaces))
+		t.spaces = append(t.spaces, s)
+		owner = append(owner, ti)
+	}
+	n := len(t.tenants)
+	t.spaceStart = make([]int32, n+1)
+	for _, o := range owner {
+		t.spaceStart[o+1]++
+	}
+	for i := 1; i <= n; i++ {
+		t.spaceStart[i] += t.spaceStart[i-1]
+	}
+	t.spaceIdx = make([]int32, len(owner))
+	fill := slices.Clone(t.spaceStart[:n])
+	for si, o := range owner {
+		t.spaceIdx[fill[o]] = int32(si)
+		fill[o]++
+	}
+}
+
+// checkPolicies walks every root's subtree depth-first, carrying the
+// effective policy of each level, so each tenant is checked once against
+// its parent's effective policy.
+func (t *Tree) checkPolicies(tpath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	type frame struct{ n, next int32 }
+	var stack []frame
+	var chain []*Tenant
+	var effs []Policy
+	visit := func(n int32) {
+		tn := t.tenants[n]
+		d := len(chain)
+		var eff Policy
+		if d > 0 {
+			eff = effs[d-1]
+			p := tpath.Key(tn.Name).Child("spec")
+			errs = append(errs, checkPolicy(p.Child("policy"), &eff, &tn.Spec.Policy, chain)...)
+			errs = append(errs, checkQuota(p.Child("quota"), chain, tn.Spec.Quota, "ancestor")...)
+		}
+		mergePolicy(&eff, &tn.Spec.Policy)
+		chain = append(chain, tn)
+		effs = append(effs, eff)
+		for _, si := range t.spaceIdx[t.spaceStart[n]:t.spaceStart[n+1]] {
+			s := t.spaces[si]
+			errs = append(errs, checkQuota(field.NewPath("spaces").Key(s.Name).Child("spec", "quota"), chain, s.Spec.Quota, "tenant")...)
+		}
+		stack = append(stack, frame{n, t.childStart[n]})
+	}
+	for _, r := range t.roots {
+		visit(r)
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next < t.childStart[top.n+1] {
+				c := t.childIdx[top.next]
+				top.next++
+				visit(c)
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			chain = chain[:len(chain)-1]
+			effs = effs[:len(effs)-1]
+		}
+	}
+	return errs
+}
+
+// Len is the number of tenants.
+func (t *Tree) Len() int { return len(t.tenants) }
+
+// Has reports whether the tree holds a tenant of that name.
+func (t *Tree) Has(name string) bool { _, ok := t.index[name]; return ok }
+
+// Tenant returns the tenant, or nil. The result is shared: do not modify it.
+func (t *Tree) Tenant(name string) *Tenant {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	return t.tenants[i]
+}
+
+// Space returns the space, or nil. The result is shared: do not modify it.
+func (t *Tree) Space(name string) *Space {
+	i, ok := t.spaceIndex[name]
+	if !ok {
+		return nil
+	}
+	return t.spaces[i]
+}
+
+// Roots returns the names of the tenants without a parent, in snapshot
+// order.
+func (t *Tree) Roots() []string {
+	out := make([]string, len(t.roots))
+	for i, r := range t.roots {
+		out[i] = t.tenants[r].Name
+	}
+	return out
+}
+
+// Depth is the number of ancestors of name (0 for a root), or -1 if the
+// tree has no such tenant.
+func (t *Tree) Depth(name string) int {
+	i, ok := t.index[name]
+	if !ok {
+		return -1
+	}
+	return int(t.depth[i])
+}
+
+// Path returns the names from the root down to name (inclusive), or nil.
+func (t *Tree) Path(name string) []string {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	out := make([]string, t.depth[i]+1)
+	for k := len(out) - 1; k >= 0; k-- {
+		out[k] = t.tenants[i].Name
+		i = t.parent[i]
+	}
+	return out
+}
+
+// Ancestors returns the names from the root down to name's parent, or nil
+// for a root or an unknown name.
+func (t *Tree) Ancestors(name string) []string {
+	p := t.Path(name)
+	if len(p) < 2 {
+		return nil
+	}
+	return p[:len(p)-1]
+}
+
+// Parent returns name's parent ("" for a root) and whether name exists.
+func (t *Tree) Parent(name string) (string, bool) {
+	tn := t.Tenant(name)
+	if tn == nil {
+		return "", false
+	}
+	return tn.Spec.Parent, true
+}
+
+// IsAncestor reports whether ancestor is a proper ancestor of name, in
+// O(depth).
+func (t *Tree) IsAncestor(ancestor, name string) bool {
+	a, ok1 := t.index[ancestor]
+	i, ok2 := t.index[name]
+	if !ok1 || !ok2 {
+		return false
+	}
+	for i = t.parent[i]; i >= 0 && t.depth[i] >= t.depth[a]; i = t.parent[i] {
+		if i == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Children returns the names of name's child tenants, in snapshot order.
+func (t *Tree) Children(name string) []string {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	kids := t.childIdx[t.childStart[i]:t.childStart[i+1]]
+	out := make([]string, len(kids))
+	for k, c := range kids {
+		out[k] = t.tenants[c].Name
+	}
+	return out
+}
+
+// Descendants returns the names below name, depth-first pre-order, in
+// O(subtree).
+func (t *Tree) Descendants(name string) []string {
+	sub := t.Subtree(name)
+	if len(sub) == 0 {
+		return nil
+	}
+	return sub[1:]
+}
+
+// Subtree returns name followed by its descendants, depth-first pre-order.
+func (t *Tree) Subtree(name string) []string {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	var out []string
+	stack := []int32{i}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		out = append(out, t.tenants[n].Name)
+		kids := t.childIdx[t.childStart[n]:t.childStart[n+1]]
+		for k := len(kids) - 1; k >= 0; k-- {
+			stack = append(stack, kids[k])
+		}
+	}
+	return out
+}
+
+// Spaces returns the names of the spaces name owns directly.
+func (t *Tree) Spaces(name string) []string {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	idx := t.spaceIdx[t.spaceStart[i]:t.spaceStart[i+1]]
+	out := make([]string, len(idx))
+	for k, s := range idx {
+		out[k] = t.spaces[s].Name
+	}
+	return out
+}
+
+// TreeLabels returns the tree labels for a host namespace of name: one
+// TreeLabel per tenant on its path, valued with the distance.
+func (t *Tree) TreeLabels(name string) map[string]string {
+	p := t.Path(name)
+	if p == nil {
+		return nil
+	}
+	return TreeLabels(p)
+}
+
+// chainOf returns the tenants from the root down to i, using buf when it
+// is large enough.
+func (t *Tree) chainOf(i int32, buf []*Tenant) []*Tenant {
+	d := int(t.depth[i]) + 1
+	chain := buf[:0]
+	if cap(chain) < d {
+		chain = make([]*Tenant, d)
+	}
+	chain = chain[:d]
+	for k := d - 1; k >= 0; k-- {
+		chain[k] = t.tenants[i]
+		i = t.parent[i]
+	}
+	return chain
+}
+
+// EffectivePolicy merges the policies from the root down to name: each
+// field takes its tightest value on the path. It costs O(depth). Unknown
+// names give ErrNotFound. The result is the caller's to modify.
+func (t *Tree) EffectivePolicy(name string) (Policy, error) {
+	i, ok := t.index[name]
+	if !ok {
+		return Policy{}, NotFoundError(KindTenant, name)
+	}
+	var buf [32]*Tenant
+	eff := effectiveOf(t.chainOf(i, buf[:]))
+	return *eff.DeepCopy(), nil
+}
+
+// EffectiveMember is a member of a tenant, directly or through an
+// ancestor, with the highest role granted on the path.
+type EffectiveMember struct {
+	Member
+	// From is the tenant that grants Role (the nearest one on ties).
+	From string
+}
+
+// EffectiveMembers returns who has which role in name: every member of
+// name and its ancestors with the highest role granted along the path,
+// sorted by kind and name. It costs O(depth × members).
+func (t *Tree) EffectiveMembers(name string) ([]EffectiveMember, error) {
+	i, ok := t.index[name]
+	if !ok {
+		return nil, NotFoundError(KindTenant, name)
+	}
+	var buf [32]*Tenant
+	chain := t.chainOf(i, buf[:])
+	type key struct {
+		kind MemberKind
+		name string
+	}
+	best := map[key]EffectiveMember{}
+	for _, tn := range chain {
+		for _, m := range tn.Spec.Members {
+			k := key{m.Kind, m.Name}
+			if cur, ok := best[k]; !ok || m.Role.rank() >= cur.Role.rank() {
+				best[k] = EffectiveMember{Member: m, From: tn.Name}
+			}
+		}
+	}
+	out := make([]EffectiveMember, 0, len(best))
+	for _, m := range best {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Kind != out[b].Kind {
+			return out[a].Kind < out[b].Kind
+		}
+		return out[a].Name < out[b].Name
+	})
+	return out, nil
+}
+
+// CheckReparent reports whether moving name under newParent ("" for a
+// root) would be valid: no cycle, the depth limit, and the moved subtree
+// neither loosens the new inherited policy nor loses a restriction it
+// relied on. It returns nil or an *InvalidError naming spec.parent or
+// spec.policy.
+func (t *Tree) CheckReparent(name, newParent string) error {
+	old := t.Tenant(name)
+	if old == nil {
+		return NotFoundError(KindTenant, name)
+	}
+	moved := old.DeepCopy()
+	moved.Spec.Parent = newParent
+	return t.validator.ValidateTenantUpdate(t, old, moved)
+}
+
+// LookupTenant implements View.
+func (t *Tree) LookupTenant(name string) (*Tenant, error) { return t.Tenant(name), nil }
+
+// ListChildren implements View.
+func (t *Tree) ListChildren(name string) ([]*Tenant, error) {
+	i, ok := t.index[name]
+	if !ok {
+		return nil, nil
+	}
+	kids := t.childIdx[t.childStart[i]:t.childStart[i+1]]
+	out := make([]*Tenant, len(kids))
+	for k, c := range kids {
+		out[k] = t.tenants[c]
+	}
+	return out, nil
+}
+
+// ListSpaces implements View.
+func (t *Tree) ListSpaces(tenant string) ([]*Space, error) {
+	i, ok := t.index[tenant]
+	if !ok {
+		return nil, nil
+	}
+	idx := t.spaceIdx[t.spaceStart[i]:t.spaceStart[i+1]]
+	out := make([]*Space, len(idx))
+	for k, s := range idx {
+		out[k] = t.spaces[s]
+	}
+	return out, nil
+}
+
+var _ View = (*Tree)(nil)
