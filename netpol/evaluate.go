@@ -727,7 +727,9 @@ func (ev *Evaluator) Matrix(endpoints []Endpoint, port int32, protocol corev1.Pr
 // connection to Endpoints[j].
 type Matrix struct {
 	Endpoints []Endpoint
-	Allowed   [][]bool
+	// Names, when set, label the rows and columns in String instead of the endpoints.
+	Names   []string
+	Allowed [][]bool
 }
 
 // String renders the table as the upstream e2e tests print it: rows are sources, columns
@@ -736,6 +738,9 @@ func (m *Matrix) String() string {
 	names := make([]string, len(m.Endpoints))
 	for i, e := range m.Endpoints {
 		names[i] = e.String()
+		if i < len(m.Names) && m.Names[i] != "" {
+			names[i] = m.Names[i]
+		}
 	}
 	return renderTable(names, names, m.Allowed)
 }

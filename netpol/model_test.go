@@ -35,7 +35,7 @@ func newModel() *model {
 			for _, port := range []int32{80, 81} {
 				for _, proto := range []corev1.Protocol{tcp, udp, sctp} {
 					ports = append(ports, corev1.ContainerPort{
-						Name: fmt.Sprintf("serve-%d-%s", port, map[corev1.Protocol]string{tcp: "tcp", udp: "udp", sctp: "sctp"}[proto]),
+						Name:          fmt.Sprintf("serve-%d-%s", port, map[corev1.Protocol]string{tcp: "tcp", udp: "udp", sctp: "sctp"}[proto]),
 						ContainerPort: port, Protocol: proto,
 					})
 				}
