@@ -66,6 +66,10 @@ func Build(ctx context.Context, opts BuildOptions) error {
 			selected = append(selected, t)
 		}
 	}
+	return build(ctx, selected, dir, root, opts.Heartbeat, out)
+}
+
+func build(ctx context.Context, selected []Tool, dir, root string, hb time.Duration, out io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating binary cache %s: %w", dir, err)
 	}
@@ -75,7 +79,6 @@ func Build(ctx context.Context, opts BuildOptions) error {
 	}
 	defer unlock()
 
-	hb := opts.Heartbeat
 	if hb <= 0 {
 		hb = 30 * time.Second
 	}

@@ -1,0 +1,67 @@
+// Package vclusterkit is an embeddable SDK for building virtual-cluster
+// platforms on Kubernetes: the engine behind a Loft / vCluster-Platform-like
+// product, as packages. A platform team imports it into its own operator or
+// portal and keeps its own storage and UI.
+//
+// This page is the map. Each section names a package, what it is for, and
+// how it composes with the others. Dependencies flow one way:
+// tenancy ← quota, netpol ← lifecycle ← this package's Engine; vcluster and
+// the sync packages use tenancy types only where they need a tenant.
+//
+// # Tenancy: who owns what (package tenancy)
+//
+// A tree of tenants (org → team → project, any depth). Each Tenant carries
+// members with roles, a quota for its whole subtree and a Policy (pod
+// security level, network isolation, allowed classes and provisioners, …)
+// that children inherit and may only tighten. A Space is a host namespace
+// owned by a tenant. tenancy.Tree answers ancestors, descendants, effective
+// policy and validation in O(depth) or O(subtree).
+//
+// Tenants and spaces live in a tenancy.Store, split by capability (read,
+// write, watch) with optimistic concurrency and sentinel errors every store
+// returns alike: tenancy/memstore (in memory), tenancy/sqlstore
+// (database/sql; SQLite by default, PostgreSQL for scale) and
+// tenancy/kubestore (CRDs). tenancy/storetest is the conformance suite an
+// embedder runs against a store of their own.
+//
+// # Virtual clusters (package vcluster)
+//
+// A VirtualCluster is a real kube-apiserver of a tenant's own, with its own
+// backing store, running on the shared host. vcluster.Provisioner is the
+// small interface that creates, reaches and removes one; optional
+// interfaces (Sleeper, Upgrader, Snapshotter) add capabilities. Provisioners
+// are kept in a vcluster.Registry value. vcluster/local runs the control
+// plane as processes on this machine (kine on SQLite by default);
+// vcluster/helm installs a chart into the tenant's host namespace on a real
+// cluster; vcluster/provisionertest is the conformance kit.
+//
+// # Sync (packages sync/translate, sync/syncer, sync/resources/...)
+//
+// Workloads created in a virtual cluster run in the tenant's host namespace.
+// sync/translate maps names, namespaces, labels and selectors between the
+// two sides; sync/syncer is the engine and the Syncer interface a resource
+// kind implements (also how users add their own kinds); the built-in
+// syncers live in sync/resources/<kind>.
+//
+// # Quota and isolation (packages quota, netpol)
+//
+// quota enforces a tenant's limits over its whole subtree with a
+// reservation ledger that is never overshot under concurrent creates, as an
+// admission webhook on the host and an in-process call for the syncer.
+// netpol renders NetworkPolicies from a tenant's isolation mode and
+// evaluates any set of policies, so "may A reach B on port P" has a proven
+// answer.
+//
+// # Lifecycle and the Engine
+//
+// lifecycle is the finalizer-driven reconciliation framework (phases,
+// ordered steps, conditions, events, sleep and wake) behind the Tenant,
+// Space and VirtualCluster controllers; the Engine in this package composes
+// everything into one controller-runtime manager.
+//
+// # Examples
+//
+// examples/quickstart runs the whole flow on one machine (make demo);
+// examples/operator, examples/portal, examples/provisioner and
+// examples/syncer are templates to start from.
+package vclusterkit

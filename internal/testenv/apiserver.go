@@ -1,0 +1,135 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vclusterkit/vclusterkit/internal/binaries"
+)
+
+// APIServerOptions configures StartAPIServer. The zero value starts a bare
+// API server.
+type APIServerOptions struct {
+	// CRDs are installed, and waited for, before StartAPIServer returns.
+	CRDs []*apiextensionsv1.CustomResourceDefinition
+	// StartTimeout bounds the start of etcd and kube-apiserver; zero means
+	// 90 seconds (generous: CI machines are shared and slow).
+	StartTimeout time.Duration
+}
+
+// APIServer is a running kube-apiserver with its own etcd.
+type APIServer struct {
+	// Config is an admin (system:masters) client configuration.
+	Config *rest.Config
+	// KubeconfigPath is a kubeconfig file with the same credentials, for
+	// kubectl and other tools.
+	KubeconfigPath string
+
+	env    *envtest.Environment
+	dir    string // logs and kubeconfig
+	reaper *reaper
+}
+
+// StartAPIServer starts etcd and kube-apiserver from the binary cache.
+// A missing binary is an error that names `make tools`.
+func StartAPIServer(opts APIServerOptions) (_ *APIServer, err error) {
+	paths, err := binaries.Paths(binaries.KubeAPIServer, binaries.Etcd, binaries.Kubectl)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "vclusterkit-apiserver-")
+	if err != nil {
+		return nil, err
+	}
+	s := &APIServer{dir: dir}
+	defer func() {
+		if err != nil {
+			_ = s.Stop()
+		}
+	}()
+	etcdLog, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer etcdLog.Close()
+	apiLog, err := os.Create(filepath.Join(dir, "kube-apiserver.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer apiLog.Close()
+
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = 90 * time.Second
+	}
+	s.env = &envtest.Environment{
+		BinaryAssetsDirectory:    filepath.Dir(paths[binaries.KubeAPIServer]),
+		CRDs:                     opts.CRDs,
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: timeout,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	s.env.ControlPlane.Etcd = &envtest.Etcd{Out: etcdLog, Err: etcdLog}
+	s.env.ControlPlane.APIServer = &envtest.APIServer{Out: apiLog, Err: apiLog}
+
+	cfg, err := s.env.Start()
+	// Whatever happened, make sure a crash of this process cannot orphan
+	// what did start.
+	if r, rerr := startReaper(reap{
+		pids: childPIDs(binaries.Etcd, binaries.KubeAPIServer),
+		dirs: []string{dir, s.env.ControlPlane.Etcd.DataDir, s.env.ControlPlane.APIServer.CertDir},
+	}); rerr == nil {
+		s.reaper = r
+	} else if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		var b bytesBuffer
+		dumpLogs(&b, "apiserver", dir)
+		return nil, fmt.Errorf("starting kube-apiserver + etcd: %w\n%s", err, b.String())
+	}
+	s.Config = cfg
+	s.KubeconfigPath = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(s.KubeconfigPath, s.env.KubeConfig, 0o600); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops kube-apiserver and etcd and removes their directories. It is
+// safe to call more than once.
+func (s *APIServer) Stop() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	if s.env != nil {
+		errs = append(errs, s.env.Stop())
+		s.env = nil
+	}
+	s.reaper.stop()
+	s.reaper = nil
+	if s.dir != "" {
+		errs = append(errs, os.RemoveAll(s.dir))
+		s.dir = ""
+	}
+	return errors.Join(errs...)
+}
+
+// LogsOnFailure prints the tail of the etcd and kube-apiserver logs when t
+// has failed by the end of the test.
+func (s *APIServer) LogsOnFailure(t testing.TB) {
+	t.Helper()
+	logsOnFailure(t, "apiserver", s.dir)
+}
+
+// Dir is the directory holding the component logs and the kubeconfig.
+func (s *APIServer) Dir() string { return s.dir }

@@ -1,0 +1,177 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/vclusterkit/vclusterkit/internal/binaries"
+)
+
+// HostOptions configures StartHost. The zero value starts a host with one
+// fake node.
+type HostOptions struct {
+	// Nodes is the number of KWOK fake nodes; zero means 1.
+	Nodes int
+	// StartTimeout bounds cluster creation; zero means 3 minutes.
+	StartTimeout time.Duration
+}
+
+// Host is a whole host cluster on this machine: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and the KWOK controller, started
+// by kwokctl's binary runtime. Pods scheduled to its fake nodes are marked
+// Running (no containers run), so Deployments become Available, garbage
+// collection and namespace deletion work as on a real cluster.
+type Host struct {
+	// Config is an admin client configuration.
+	Config *rest.Config
+	// KubeconfigPath is a kubeconfig file for the same admin access.
+	KubeconfigPath string
+	// Name is the kwokctl cluster name.
+	Name string
+
+	workdir string
+	kwokctl string
+	env     []string
+	reaper  *reaper
+}
+
+// StartHost creates a host cluster and waits until its nodes are Ready.
+// A missing binary is an error that names `make tools`.
+func StartHost(ctx context.Context, opts HostOptions) (_ *Host, err error) {
+	paths, err := binaries.Paths(binaries.Kwokctl, binaries.Kwok, binaries.Etcd, binaries.KubeAPIServer,
+		binaries.KubeControllerManager, binaries.KubeScheduler, binaries.Kubectl)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Nodes < 0 {
+		return nil, fmt.Errorf("HostOptions.Nodes: must not be negative, got %d", opts.Nodes)
+	}
+	if opts.Nodes == 0 {
+		opts.Nodes = 1
+	}
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	workdir, err := os.MkdirTemp("", "vclusterkit-host-")
+	if err != nil {
+		return nil, err
+	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	h := &Host{
+		Name:           "vck-" + hex.EncodeToString(suffix[:]),
+		KubeconfigPath: filepath.Join(workdir, "kubeconfig"),
+		workdir:        workdir,
+		kwokctl:        paths[binaries.Kwokctl],
+		env: []string{
+			"KWOK_WORKDIR=" + workdir,
+			"KWOK_KUBECTL_BINARY=" + paths[binaries.Kubectl],
+		},
+	}
+	// The reaper first: kwokctl detaches its components (setsid), so only
+	// kwokctl delete, or the pid files it keeps, can find them again.
+	pidGlob := filepath.Join(workdir, "clusters", h.Name, "pids", "*.pid")
+	h.reaper, err = startReaper(reap{
+		commands: [][]string{
+			{h.kwokctl, "delete", "cluster", "--name", h.Name},
+			{"/bin/sh", "-c", "for f in " + pidGlob + "; do [ -f \"$f\" ] && kill -KILL $(cat \"$f\"); done; true"},
+		},
+		dirs: []string{workdir},
+		env:  h.env,
+	})
+	if err != nil {
+		os.RemoveAll(workdir)
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = h.Stop()
+		}
+	}()
+
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if out, err := h.run(cctx, "create", "cluster", "--name", h.Name, "--runtime", "binary",
+		"--etcd-binary", paths[binaries.Etcd],
+		"--kube-apiserver-binary", paths[binaries.KubeAPIServer],
+		"--kube-controller-manager-binary", paths[binaries.KubeControllerManager],
+		"--kube-scheduler-binary", paths[binaries.KubeScheduler],
+		"--kwok-controller-binary", paths[binaries.Kwok],
+		"--kubeconfig", h.KubeconfigPath,
+		"--wait", timeout.String(),
+	); err != nil {
+		return nil, fmt.Errorf("kwokctl create cluster: %w\n%s\n%s", err, out, h.logTails())
+	}
+	if err := h.ScaleNodes(cctx, opts.Nodes); err != nil {
+		return nil, err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", h.KubeconfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading host kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	h.Config = cfg
+	return h, nil
+}
+
+// ScaleNodes sets the number of fake nodes.
+func (h *Host) ScaleNodes(ctx context.Context, n int) error {
+	if out, err := h.run(ctx, "scale", "node", "--name", h.Name, "--replicas", strconv.Itoa(n)); err != nil {
+		return fmt.Errorf("kwokctl scale node --replicas %d: %w\n%s", n, err, out)
+	}
+	return nil
+}
+
+func (h *Host) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, h.kwokctl, args...)
+	cmd.Env = append(os.Environ(), h.env...)
+	cmd.Dir = h.workdir
+	return cmd.CombinedOutput()
+}
+
+// Stop deletes the cluster, which stops every component, and removes its
+// working directory. It is safe to call more than once.
+func (h *Host) Stop() error {
+	if h == nil || h.workdir == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	if out, err := h.run(ctx, "delete", "cluster", "--name", h.Name); err != nil {
+		errs = append(errs, fmt.Errorf("kwokctl delete cluster: %w\n%s", err, out))
+	}
+	h.reaper.stop()
+	errs = append(errs, os.RemoveAll(h.workdir))
+	h.workdir = ""
+	return errors.Join(errs...)
+}
+
+func (h *Host) logDir() string { return filepath.Join(h.workdir, "clusters", h.Name, "logs") }
+
+func (h *Host) logTails() string {
+	var b bytes.Buffer
+	dumpLogs(&b, "host", h.logDir())
+	return b.String()
+}
+
+// LogsOnFailure prints the tail of every component log of the host when t
+// has failed by the end of the test.
+func (h *Host) LogsOnFailure(t testing.TB) {
+	t.Helper()
+	logsOnFailure(t, "host", h.logDir())
+}
