@@ -1,0 +1,114 @@
+package local
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vclusterkit/vclusterkit/internal/binaries"
+)
+
+// Options configure a Provisioner. The zero value is usable.
+type Options struct {
+	// Dir is the root of the state directories, one per virtual cluster at
+	// Dir/<host namespace>/<name>. Empty means "vclusterkit/local" under the
+	// user cache directory. A program that restarts with the same Dir finds
+	// its virtual clusters again.
+	Dir string
+	// Binaries overrides where the component binaries are; empty fields
+	// are looked up in the vclusterkit binary cache (`make tools`).
+	Binaries Binaries
+	// StartTimeout bounds how long Provision and Resume wait for every
+	// component to be ready; zero means 2 minutes.
+	StartTimeout time.Duration
+	// StopGrace is how long a component gets to exit after SIGTERM before
+	// it is killed; zero means 10 seconds.
+	StopGrace time.Duration
+	// LogTailLines is how many lines of each component log an error
+	// carries; zero means 25.
+	LogTailLines int
+	// Port returns a free TCP port on 127.0.0.1; nil asks the kernel.
+	// Tests use it to inject a port that is taken.
+	Port func() (int, error)
+	// OnComponentExit, when set, is called (from a goroutine) when a
+	// component of a running control plane exits without being stopped, so
+	// a controller can requeue the VirtualCluster at once instead of waiting
+	// for its next Health poll.
+	OnComponentExit func(hostNamespace, name, component string, err error)
+}
+
+// Binaries are paths of the component binaries.
+type Binaries struct {
+	KubeAPIServer, KubeControllerManager, Kine, Etcd string
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return o, fmt.Errorf("local: no state directory (set Options.Dir): %w", err)
+		}
+		o.Dir = filepath.Join(c, "vclusterkit", "local")
+	}
+	d, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return o, fmt.Errorf("local: Options.Dir: %w", err)
+	}
+	o.Dir = d
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 2 * time.Minute
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 10 * time.Second
+	}
+	if o.LogTailLines <= 0 {
+		o.LogTailLines = 25
+	}
+	if o.Port == nil {
+		o.Port = freePort
+	}
+	return o, nil
+}
+
+// binary returns the configured path or the cached one.
+func (o Options) binary(name string) (string, error) {
+	var p string
+	switch name {
+	case binaries.KubeAPIServer:
+		p = o.Binaries.KubeAPIServer
+	case binaries.KubeControllerManager:
+		p = o.Binaries.KubeControllerManager
+	case binaries.Kine:
+		p = o.Binaries.Kine
+	case binaries.Etcd:
+		p = o.Binaries.Etcd
+	}
+	if p != "" {
+		return p, nil
+	}
+	return binaries.Path(name)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFree reports whether 127.0.0.1:port can be bound now.
+func portFree(port int) bool {
+	if port <= 0 {
+		return false
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
