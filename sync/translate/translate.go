@@ -93,6 +93,15 @@ func (t *Translator) HostName(name, namespace string) string {
 	return hostName(2, name, namespace, t.vcluster)
 }
 
+// HostCompanionName returns the host name of a companion object the
+// engine creates for the namespaced virtual object name/namespace, such as
+// the Secret holding a pod's service account token. suffix tells
+// companions apart (for example "token"). The result never equals a
+// HostName of any virtual object: it has one more "-x-" separated part.
+func (t *Translator) HostCompanionName(name, namespace, suffix string) string {
+	return hostName(3, name, namespace, t.vcluster, suffix)
+}
+
 // HostClusterName returns the host name for a virtual object without a
 // namespace, for the few syncers that write such an object into the host
 // namespace (never as a cluster-scoped host object).

@@ -82,6 +82,20 @@ func TestHostNameAmbiguousSeparator(t *testing.T) {
 	}
 }
 
+func TestHostCompanionName(t *testing.T) {
+	tr := mustNew(t, "vc", "host")
+	if got, want := tr.HostCompanionName("web", "ns", "token"), "web-x-ns-x-vc-x-token"; got != want {
+		t.Fatalf("HostCompanionName = %q, want %q", got, want)
+	}
+	// a virtual object named like a companion gets a different host name.
+	if a, b := tr.HostCompanionName("web", "ns", "token"), tr.HostName("web-x-ns-x-vc-x-token", "ns"); a == b {
+		t.Fatalf("companion and object share %q", a)
+	}
+	if a, b := tr.HostCompanionName("web", "ns", "token"), tr.HostName("web", "ns-x-vc-x-token"); a == b {
+		t.Fatalf("companion and object share %q", a)
+	}
+}
+
 func TestHostNameLimits(t *testing.T) {
 	tr := mustNew(t, strings.Repeat("v", 63), "host")
 	name253 := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)

@@ -1,0 +1,60 @@
+// Package syncer is the engine that keeps a virtual cluster and its host
+// namespace in step, and the Syncer interface a resource kind implements to
+// be synced — the built-in kinds in sync/resources and a user's own kinds
+// alike (see examples/syncer).
+//
+// # Model
+//
+// One Host (NewHost) per process holds the host client and one host cache,
+// filtered to objects carrying translate.LabelVirtualCluster (and to the
+// given namespaces), shared by every Engine. One Engine (New) per virtual
+// cluster runs a controller per Syncer. Each reconcile is keyed by the
+// virtual object's namespace and name and converges both sides:
+//
+//   - virtual object present, host copy absent: the host copy is created
+//     from Syncer.ToHost with the translated name and the ownership mark;
+//   - both present: the host copy is brought to what the virtual object
+//     asks for with a forced server-side apply (a three-way merge done by
+//     the API server: fields the engine set are restored after hand edits,
+//     fields it stopped setting are removed, fields set by anybody else are
+//     kept); nothing is written when the host copy already matches; then
+//     Syncer.ToVirtual copies what the host observed (status, allocated
+//     fields) back;
+//   - virtual object gone: the host copy is deleted (uid-preconditioned).
+//     Because the informers' initial lists enqueue every virtual object and
+//     every managed host object, a started Engine garbage-collects host
+//     copies whose virtual object was deleted while it was down, and a
+//     restart converges without duplicates (host names are deterministic);
+//   - virtual object terminating: the host copy is deleted with the same
+//     grace period; VirtualFinalizer completes the virtual deletion;
+//   - host copy deleted while the virtual object remains: it is created
+//     again, unless HostDeletion says to delete the virtual object.
+//
+// A host object without this virtual cluster's mark (and matching origin
+// annotations) is never modified or deleted, even when its name collides: a
+// HostNameCollision event is recorded on the virtual object instead.
+// Objects a Syncer refuses (ErrRefused, Refuse) get a SyncRefused event and
+// are not synced. Resource-version conflicts and stale cache reads are
+// retried shortly without error logs or events. Cluster-scoped kinds are
+// rejected by New (ErrClusterScoped): no sync path creates a cluster-scoped
+// host object.
+//
+// # Metrics
+//
+// Registered in controller-runtime's metrics.Registry unless
+// Options.Registerer says otherwise: vclusterkit_sync_objects_total
+// {vcluster,kind,direction,op}, vclusterkit_sync_duration_seconds
+// {vcluster,kind}, vclusterkit_sync_errors_total {vcluster,kind},
+// vclusterkit_sync_refused_total {vcluster,kind,reason} and
+// vclusterkit_sync_queue_depth {vcluster,kind}, next to controller-runtime's
+// own workqueue_* and controller_runtime_* series.
+//
+// # Rate limits
+//
+// Unless the rest.Config passed in sets QPS/Burst, the host client uses
+// DefaultHostQPS/DefaultHostBurst (200/400) and each virtual client
+// DefaultVirtualQPS/DefaultVirtualBurst (100/200). vcluster ships 40 QPS.
+//
+// This package does not decide how a kind is translated (sync/resources
+// does) and does not provision virtual clusters (package vcluster does).
+package syncer

@@ -1,0 +1,331 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/vclusterkit/vclusterkit/sync/translate"
+)
+
+// FieldManager is the field manager of every write the engine makes.
+const FieldManager = "vclusterkit-syncer"
+
+// DefaultWorkers is the number of objects of one kind synced concurrently.
+const DefaultWorkers = 16
+
+// Options configure an Engine. Name, HostNamespace and Syncers are
+// required; the other zero values are sane defaults.
+type Options struct {
+	// Name of the virtual cluster (a DNS-1123 label). Host objects carry it
+	// in translate.LabelVirtualCluster.
+	Name string
+	// HostNamespace is where the virtual cluster's objects go on the host.
+	HostNamespace string
+	// Syncers are the kinds to sync; names must be unique.
+	Syncers []Syncer
+	// Scheme of the virtual cluster. Default: client-go's.
+	Scheme *runtime.Scheme
+	// QPS and Burst of the virtual client. Defaults DefaultVirtualQPS and
+	// DefaultVirtualBurst.
+	QPS   float32
+	Burst int
+	// Workers per kind. Default DefaultWorkers.
+	Workers int
+	// Registerer for metrics. Default controller-runtime's metrics.Registry.
+	Registerer prometheus.Registerer
+}
+
+// Engine syncs one virtual cluster with its host namespace. Create it with
+// New and run it with Start; it is a manager.Runnable. Several Engines share
+// one Host. An Engine can be started once.
+type Engine struct {
+	opts        Options
+	host        *Host
+	virtual     cluster.Cluster
+	sc          *Context
+	metrics     *metrics
+	kinds       []*kind
+	virtualCfg  *rest.Config
+	started     bool
+	startedLock sync.Mutex
+}
+
+// kind is one Syncer with what the engine derived for it.
+type kind struct {
+	syncer Syncer
+	gvk    schema.GroupVersionKind
+	ctrl   controller.Controller
+	queue  workqueue.TypedRateLimitingInterface[reconcile.Request]
+	e      *Engine
+}
+
+// New returns an Engine for the virtual cluster reachable through
+// virtualCfg (copied). It validates opts and fails naming the field.
+func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
+	if host == nil {
+		return nil, errors.New("syncer.New: host is nil")
+	}
+	if virtualCfg == nil {
+		return nil, errors.New("syncer.New: virtual config is nil")
+	}
+	tr, err := translate.New(opts.Name, opts.HostNamespace)
+	if err != nil {
+		return nil, fmt.Errorf("syncer.New: Options: %w", err)
+	}
+	if len(opts.Syncers) == 0 {
+		return nil, errors.New("syncer.New: Options.Syncers is empty")
+	}
+	if opts.Scheme == nil {
+		opts.Scheme = clientgoscheme.Scheme
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = ctrlmetrics.Registry
+	}
+	cfg := rest.CopyConfig(virtualCfg)
+	if cfg.QPS == 0 {
+		cfg.QPS = DefaultVirtualQPS
+		if opts.QPS > 0 {
+			cfg.QPS = opts.QPS
+		}
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = DefaultVirtualBurst
+		if opts.Burst > 0 {
+			cfg.Burst = opts.Burst
+		}
+	}
+	virtual, err := cluster.New(cfg, func(o *cluster.Options) { o.Scheme = opts.Scheme })
+	if err != nil {
+		return nil, fmt.Errorf("syncer.New: virtual cluster: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("syncer.New: metrics: %w", err)
+	}
+	e := &Engine{opts: opts, host: host, virtual: virtual, metrics: m, virtualCfg: cfg}
+	e.sc = &Context{
+		Translator:    tr,
+		Virtual:       virtual.GetClient(),
+		VirtualReader: virtual.GetAPIReader(),
+		VirtualConfig: cfg,
+		Host:          host.cluster.GetClient(),
+		HostReader:    host.cluster.GetAPIReader(),
+		Recorder:      recorderAdapter{virtual.GetEventRecorderFor("vclusterkit-syncer-" + opts.Name)}, //nolint:staticcheck // core/v1 events show in kubectl describe on every version.
+	}
+	seen := map[string]bool{}
+	for i, s := range opts.Syncers {
+		if s == nil {
+			return nil, fmt.Errorf("syncer.New: Options.Syncers[%d] is nil", i)
+		}
+		name := s.Name()
+		if name == "" || seen[name] {
+			return nil, fmt.Errorf("syncer.New: Options.Syncers[%d].Name() %q is empty or not unique", i, name)
+		}
+		seen[name] = true
+		k, err := e.newKind(s)
+		if err != nil {
+			return nil, fmt.Errorf("syncer.New: Options.Syncers[%d] (%s): %w", i, name, err)
+		}
+		e.kinds = append(e.kinds, k)
+	}
+	return e, nil
+}
+
+// ErrClusterScoped is returned by New for a Syncer of a cluster-scoped
+// kind: the engine never creates cluster-scoped host objects for a tenant.
+var ErrClusterScoped = errors.New("cluster-scoped kinds are not synced to the host")
+
+func (e *Engine) newKind(s Syncer) (*kind, error) {
+	obj := s.New()
+	gvks, _, err := e.opts.Scheme.ObjectKinds(obj)
+	if err != nil {
+		return nil, fmt.Errorf("kind not in the virtual scheme: %w", err)
+	}
+	if _, _, err := e.host.cluster.GetScheme().ObjectKinds(obj); err != nil {
+		return nil, fmt.Errorf("kind not in the host scheme: %w", err)
+	}
+	gvk := gvks[0]
+	namespaced, err := apiutil.IsObjectNamespaced(obj, e.opts.Scheme, e.virtual.GetRESTMapper())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk, err)
+	}
+	if !namespaced {
+		return nil, fmt.Errorf("%s: %w", gvk.Kind, ErrClusterScoped)
+	}
+	return &kind{syncer: s, gvk: gvk, e: e}, nil
+}
+
+// Context returns what syncers of this engine work with.
+func (e *Engine) Context() *Context { return e.sc }
+
+// VirtualCluster returns the controller-runtime cluster of the virtual side.
+func (e *Engine) VirtualCluster() cluster.Cluster { return e.virtual }
+
+// Start syncs until ctx is done. It returns an error when a cache cannot
+// be started or synced; the host cache is started by Host.Start.
+func (e *Engine) Start(ctx context.Context) error {
+	e.startedLock.Lock()
+	if e.started {
+		e.startedLock.Unlock()
+		return errors.New("syncer: Engine started twice")
+	}
+	e.started = true
+	e.startedLock.Unlock()
+
+	log := ctrl.LoggerFrom(ctx).WithValues("vcluster", e.opts.Name)
+	ctx = ctrl.LoggerInto(ctx, log)
+	for _, k := range e.kinds {
+		if ix, ok := k.syncer.(Indexer); ok {
+			if err := ix.IndexVirtual(ctx, e.virtual.GetFieldIndexer()); err != nil {
+				return fmt.Errorf("syncer: %s: indexes: %w", k.syncer.Name(), err)
+			}
+		}
+		if err := k.setup(log); err != nil {
+			return fmt.Errorf("syncer: %s: %w", k.syncer.Name(), err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(e.kinds)+1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := e.virtual.Start(ctx); err != nil {
+			errs <- fmt.Errorf("syncer: virtual cluster: %w", err)
+		}
+	}()
+	for _, k := range e.kinds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := k.ctrl.Start(ctx); err != nil {
+				errs <- fmt.Errorf("syncer: %s: %w", k.syncer.Name(), err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.reportQueueDepth(ctx)
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+		cancel()
+	}
+	wg.Wait()
+	return err
+}
+
+func (e *Engine) reportQueueDepth(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, k := range e.kinds {
+				if q := k.queue; q != nil {
+					e.metrics.depth.WithLabelValues(e.opts.Name, k.syncer.Name()).Set(float64(q.Len()))
+				}
+			}
+		}
+	}
+}
+
+func (k *kind) setup(log logr.Logger) error {
+	name := "sync-" + k.e.opts.Name + "-" + k.syncer.Name()
+	c, err := controller.NewUnmanaged(name, controller.Options{
+		Reconciler:              k,
+		MaxConcurrentReconciles: k.e.opts.Workers,
+		SkipNameValidation:      ptr.To(true),
+		Logger:                  log.WithValues("kind", k.syncer.Name()),
+		NewQueue: func(controllerName string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+			q := priorityqueue.New(controllerName, func(o *priorityqueue.Opts[reconcile.Request]) {
+				o.Log = log.WithValues("controller", controllerName)
+				o.RateLimiter = rl
+			})
+			k.queue = q
+			return q
+		},
+	})
+	if err != nil {
+		return err
+	}
+	k.ctrl = c
+	sc := k.e.sc
+	if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
+		return err
+	}
+	if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), handler.EnqueueRequestsFromMapFunc(k.mapHost))); err != nil {
+		return err
+	}
+	if w, ok := k.syncer.(Watcher); ok {
+		for _, watch := range w.Watches() {
+			c2 := k.e.virtual.GetCache()
+			if watch.Host {
+				c2 = k.e.host.cluster.GetCache()
+			}
+			m := watch.Map
+			if err := c.Watch(source.Kind(c2, watch.Object, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+				var out []reconcile.Request
+				for _, key := range m(ctx, sc, obj) {
+					out = append(out, reconcile.Request{NamespacedName: key})
+				}
+				return out
+			}))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mapHost maps a host object to the virtual object it comes from, when it
+// belongs to this virtual cluster and kind.
+func (k *kind) mapHost(_ context.Context, obj client.Object) []reconcile.Request {
+	o, ok := k.e.sc.Translator.Origin(obj)
+	if !ok || o.Kind != k.gvk.Kind || obj.GetNamespace() != k.e.sc.Translator.HostNamespace() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: o.Key()}}
+}
+
+type recorderAdapter struct {
+	r interface {
+		Eventf(object runtime.Object, eventtype, reason, messageFmt string, args ...any)
+	}
+}
+
+func (r recorderAdapter) Eventf(obj client.Object, eventType, reason, messageFmt string, args ...any) {
+	r.r.Eventf(obj, eventType, reason, messageFmt, args...)
+}

@@ -1,0 +1,118 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+
+	"github.com/vclusterkit/vclusterkit/sync/translate"
+)
+
+// Default client rate limits the engine ships, for the host and for each
+// virtual cluster. vcluster ships 40 QPS; the engine's defaults are higher
+// because one process syncs several virtual clusters through one host
+// client and a burst of pod creations should not queue behind the client
+// limiter (see the sync benchmark, go run ./internal/bench/sync).
+const (
+	DefaultHostQPS      float32 = 200
+	DefaultHostBurst            = 400
+	DefaultVirtualQPS   float32 = 100
+	DefaultVirtualBurst         = 200
+)
+
+// HostOptions configure the shared host side. The zero value watches every
+// namespace with the default rate limits and the client-go scheme.
+type HostOptions struct {
+	// Scheme knows every kind synced to the host. Default: client-go's.
+	Scheme *runtime.Scheme
+	// Namespaces limits the host cache to these namespaces (the tenants'
+	// host namespaces). Empty means all namespaces.
+	Namespaces []string
+	// QPS and Burst of the host client. Defaults DefaultHostQPS and
+	// DefaultHostBurst.
+	QPS   float32
+	Burst int
+	// Unfiltered lists kinds cached without the managed-label filter, for
+	// syncers that read host objects the engine did not create (Events,
+	// Nodes). Every other kind is cached only when it carries
+	// translate.LabelVirtualCluster, so the host cache holds nothing but
+	// objects that some virtual cluster manages.
+	Unfiltered []client.Object
+}
+
+// Host is the host side shared by every Engine of a process: one client
+// and one cache of managed host objects. Create it with NewHost, start it
+// with Start (or add it to a controller-runtime manager: it is a
+// manager.Runnable) and pass it to New for each virtual cluster.
+type Host struct {
+	cluster cluster.Cluster
+	config  *rest.Config
+}
+
+// NewHost returns the shared host side for cfg. cfg is copied.
+func NewHost(cfg *rest.Config, opts HostOptions) (*Host, error) {
+	if cfg == nil {
+		return nil, errors.New("syncer.NewHost: config is nil")
+	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS = DefaultHostQPS
+		if opts.QPS > 0 {
+			cfg.QPS = opts.QPS
+		}
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = DefaultHostBurst
+		if opts.Burst > 0 {
+			cfg.Burst = opts.Burst
+		}
+	}
+	scheme := opts.Scheme
+	if scheme == nil {
+		scheme = clientgoscheme.Scheme
+	}
+	managed, err := labels.NewRequirement(translate.LabelVirtualCluster, selection.Exists, nil)
+	if err != nil {
+		return nil, fmt.Errorf("syncer.NewHost: %w", err)
+	}
+	cacheOpts := cache.Options{
+		DefaultLabelSelector: labels.NewSelector().Add(*managed),
+		ByObject:             map[client.Object]cache.ByObject{},
+	}
+	if len(opts.Namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.Namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	for _, obj := range opts.Unfiltered {
+		cacheOpts.ByObject[obj] = cache.ByObject{Label: labels.Everything()}
+	}
+	c, err := cluster.New(cfg, func(o *cluster.Options) {
+		o.Scheme = scheme
+		o.Cache = cacheOpts
+	})
+	if err != nil {
+		return nil, fmt.Errorf("syncer.NewHost: %w", err)
+	}
+	return &Host{cluster: c, config: cfg}, nil
+}
+
+// Start runs the host cache until ctx is done.
+func (h *Host) Start(ctx context.Context) error { return h.cluster.Start(ctx) }
+
+// Cluster returns the underlying controller-runtime cluster.
+func (h *Host) Cluster() cluster.Cluster { return h.cluster }
+
+// Config returns the host client configuration (with the effective rate
+// limits).
+func (h *Host) Config() *rest.Config { return rest.CopyConfig(h.config) }
