@@ -84,7 +84,7 @@ func StartAPIServer(opts APIServerOptions) (_ *APIServer, err error) {
 	// Whatever happened, make sure a crash of this process cannot orphan
 	// what did start.
 	if r, rerr := startReaper(reap{
-		pids: childPIDs(binaries.Etcd, binaries.KubeAPIServer),
+		pids: s.pids(),
 		dirs: []string{dir, s.env.ControlPlane.Etcd.DataDir, s.env.ControlPlane.APIServer.CertDir},
 	}); rerr == nil {
 		s.reaper = r
@@ -129,6 +129,21 @@ func (s *APIServer) Stop() error {
 func (s *APIServer) LogsOnFailure(t testing.TB) {
 	t.Helper()
 	logsOnFailure(t, "apiserver", s.dir)
+}
+
+// pids returns the process ids of this server's etcd and kube-apiserver.
+func (s *APIServer) pids() []int {
+	if s.env == nil {
+		return nil
+	}
+	var out []int
+	if d := s.env.ControlPlane.Etcd.DataDir; d != "" {
+		out = append(out, childPIDs(d)...)
+	}
+	if d := s.env.ControlPlane.APIServer.CertDir; d != "" {
+		out = append(out, childPIDs(d)...)
+	}
+	return out
 }
 
 // Dir is the directory holding the component logs and the kubeconfig.

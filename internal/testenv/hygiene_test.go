@@ -51,7 +51,7 @@ func TestStopLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pids := childPIDs(binaries.Etcd, binaries.KubeAPIServer)
+	pids := s.pids()
 	dirs := []string{s.dir, s.env.ControlPlane.Etcd.DataDir, s.env.ControlPlane.APIServer.CertDir}
 	if len(pids) != 2 {
 		t.Fatalf("expected etcd and kube-apiserver children, found pids %v", pids)
@@ -139,7 +139,7 @@ func TestHelperCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for _, p := range childPIDs(binaries.Etcd, binaries.KubeAPIServer) {
+	for _, p := range s.pids() {
 		fmt.Fprintf(&b, "pid %d\n", p)
 	}
 	for _, d := range []string{s.dir, s.env.ControlPlane.Etcd.DataDir, s.env.ControlPlane.APIServer.CertDir} {

@@ -37,7 +37,8 @@ func startReaper(r reap) (*reaper, error) {
 		fmt.Fprintf(&b, "%s >/dev/null 2>&1\n", strings.Join(q, " "))
 	}
 	for _, p := range r.pids {
-		fmt.Fprintf(&b, "kill -KILL -- -%d %d 2>/dev/null\n", p, p)
+		// dash's kill takes no "--"; -PID addresses the process group.
+		fmt.Fprintf(&b, "kill -9 -%d 2>/dev/null; kill -9 %d 2>/dev/null\n", p, p)
 	}
 	for _, d := range r.dirs {
 		fmt.Fprintf(&b, "rm -rf -- %s\n", quote(d))
@@ -62,13 +63,10 @@ func (r *reaper) stop() {
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 }
 
-// childPIDs lists the direct children of this process whose executable
-// base name is one of names.
-func childPIDs(names ...string) []int {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
+// childPIDs lists the direct children of this process whose command line
+// has an argument equal to marker or ending in "="+marker (a directory only
+// that environment's processes are given).
+func childPIDs(marker string) []int {
 	self := os.Getpid()
 	entries, _ := os.ReadDir("/proc")
 	var out []int
@@ -91,16 +89,18 @@ func childPIDs(names ...string) []int {
 		if len(fields) < 2 {
 			continue
 		}
-		ppid, _ := strconv.Atoi(fields[1])
-		if ppid != self {
+		if ppid, _ := strconv.Atoi(fields[1]); ppid != self {
 			continue
 		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
 			continue
 		}
-		if want[filepath.Base(strings.TrimSuffix(exe, " (deleted)"))] {
-			out = append(out, pid)
+		for _, arg := range strings.Split(string(cmdline), "\x00") {
+			if arg == marker || strings.HasSuffix(arg, "="+marker) {
+				out = append(out, pid)
+				break
+			}
 		}
 	}
 	return out
