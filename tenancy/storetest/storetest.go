@@ -716,7 +716,9 @@ func (s suite) watchOrder(t *testing.T, st tenancy.Store) {
 		t.Fatal(err)
 	}
 	var want, wantSpaces []ev
-	add := func(typ tenancy.EventType, name, rv string) { want = append(want, ev{typ, tenancy.KindTenant, name, rv}) }
+	add := func(typ tenancy.EventType, name, rv string) {
+		want = append(want, ev{typ, tenancy.KindTenant, name, rv})
+	}
 	a := mustCreate(t, st, newTenant("a", ""))
 	add(tenancy.EventAdded, "a", a.ResourceVersion)
 	b := mustCreate(t, st, newTenant("b", "a"))
