@@ -1,0 +1,26 @@
+// Package quota enforces hierarchical resource quota: a tenant's hard limits apply to the
+// sum over its whole subtree (its spaces, its virtual clusters' host namespaces and its
+// descendants), and a child's limit can only be lower than its ancestors'.
+//
+// The core is Ledger, a reservation ledger that admission consults. A request is admitted
+// only if, for the node and each ancestor, used + reserved + requested <= hard; the check
+// and the reservation are one atomic step, so concurrent creates never overshoot.
+// Reservations are keyed by object UID and are committed when the object exists
+// (Commit), released when it is gone or never came (Release, or expiry after
+// LedgerOptions.ReservationTTL), and Reconcile rebuilds usage from the objects that
+// exist so that drift heals. Deleting an object frees exactly what its UID was charged,
+// once; a re-created object is a new UID and is charged anew.
+//
+// Around the ledger: PodUsage computes what a pod is charged (LimitRange defaults
+// applied), Nodes builds the tree from tenancy.Tenant and tenancy.Space objects,
+// RenderResourceQuota and RenderLimitRange render the per-namespace objects that let the
+// API server's own quota admission act as a second line, Ledger.Usage rolls usage up per
+// tenant (own and subtree) for tenant status, and Collector exposes it all to Prometheus.
+// Package quota/admission serves the ledger as a fail-closed validating webhook; the
+// syncer calls Ledger.Admit in process before it creates host objects.
+//
+// quota does not watch the cluster by itself and keeps its ledger in memory: it is meant
+// to run in the engine's single leader, which feeds it pod events (see
+// admission.Tracker) and reconciles it at start. Amounts are counted in milli-units for
+// cpu and in whole units (rounded up) for everything else, each at most 2^53.
+package quota

@@ -1,0 +1,42 @@
+package quota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/vclusterkit/vclusterkit/quota"
+)
+
+func ExampleLedger() {
+	ctx := context.Background()
+	l := quota.NewLedger(quota.LedgerOptions{})
+	err := l.SetNodes([]quota.Node{
+		{Name: "acme", Hard: corev1.ResourceList{"count/pods": resource.MustParse("2")}},
+		{Name: "team-a", Parent: "acme"},
+		{Name: "team-b", Parent: "acme"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pod := corev1.ResourceList{"count/pods": resource.MustParse("1")}
+	fmt.Println(l.Admit(ctx, "uid-1", "team-a", pod))
+	fmt.Println(l.Admit(ctx, "uid-2", "team-b", pod))
+	err = l.Admit(ctx, "uid-3", "team-b", pod)
+	fmt.Println(errors.Is(err, quota.ErrQuotaExceeded), err)
+
+	// uid-1 is created, then deleted (twice, as duplicate events do): freed once.
+	_ = l.Commit("uid-1")
+	fmt.Println(l.Release("uid-1"), l.Release("uid-1"))
+	fmt.Println(l.Admit(ctx, "uid-3", "team-b", pod))
+	// Output:
+	// <nil>
+	// <nil>
+	// true quota exceeded: tenant "acme" count/pods: requested 1, used 0, reserved 2, hard 2
+	// true false
+	// <nil>
+}

@@ -1,0 +1,610 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Sentinel errors. Every error the Ledger returns wraps one of them.
+var (
+	// ErrQuotaExceeded: admitting the request would take an ancestor over its hard limit.
+	// The error is an *ExceededError with the details.
+	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrUnknownNode: the request names a node (tenant) the ledger does not have.
+	ErrUnknownNode = errors.New("unknown quota node")
+	// ErrUnknownObject: Commit for a UID that holds no reservation.
+	ErrUnknownObject = errors.New("no reservation for object")
+	// ErrInvalidTree: SetNodes was given an invalid tree; the error lists the fields.
+	ErrInvalidTree = errors.New("invalid quota tree")
+	// ErrInvalidRequest: a request without UID or with a negative or oversized amount.
+	ErrInvalidRequest = errors.New("invalid quota request")
+)
+
+// maxAmount bounds every single amount (2^53: 8 PiB of bytes, 9e12 cores in
+// milli-units) so that sums of admitted amounts stay far from overflowing int64.
+const maxAmount = 1 << 53
+
+// Node is one node of the quota tree: a tenant, or a space with its own limit under its
+// tenant. Hard limits apply to the sum over the node's whole subtree; a resource missing
+// from Hard is not limited at this node.
+type Node struct {
+	Name   string
+	Parent string
+	Hard   corev1.ResourceList
+}
+
+// ExceededError says which node and resource refused a request.
+type ExceededError struct {
+	Node      string
+	Resource  corev1.ResourceName
+	Hard      resource.Quantity
+	Used      resource.Quantity
+	Reserved  resource.Quantity
+	Requested resource.Quantity
+}
+
+func (e *ExceededError) Error() string {
+	return fmt.Sprintf("%s: tenant %q %s: requested %s, used %s, reserved %s, hard %s",
+		ErrQuotaExceeded, e.Node, e.Resource, e.Requested.String(), e.Used.String(), e.Reserved.String(), e.Hard.String())
+}
+
+// Unwrap makes errors.Is(err, ErrQuotaExceeded) work.
+func (e *ExceededError) Unwrap() error { return ErrQuotaExceeded }
+
+// LedgerOptions configure a Ledger. The zero value is usable.
+type LedgerOptions struct {
+	// ReservationTTL is how long an admitted but not yet committed reservation holds
+	// quota before it is released (the object never appeared: a later admission step
+	// refused it, or the client gave up). Default 2 minutes.
+	ReservationTTL time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Ledger is the reservation ledger behind quota admission. A request is admitted only if,
+// for the node and every ancestor, used + reserved + requested <= hard for every
+// requested resource; the check and the reservation happen under one lock, so concurrent
+// requests can never overshoot. Reservations are keyed by object UID: an object is
+// charged once however often it is admitted, committed or released, and releasing it
+// frees exactly what it was charged.
+//
+// A Ledger lives in one process (the engine runs one leader); Reconcile rebuilds its
+// state from the objects that exist, so a restart or missed event heals. All methods are
+// safe for concurrent use.
+type Ledger struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	res     map[corev1.ResourceName]int // resource name -> column
+	names   []corev1.ResourceName       // column -> resource name
+	nodes   map[string]*node
+	entries map[types.UID]*entry
+
+	admitted, denied atomic.Int64
+}
+
+type node struct {
+	name      string
+	parent    string
+	chain     []*node // the node itself, then its ancestors up to the root
+	hard      []int64 // per column, -1 = unlimited at this node
+	subUsed   []int64 // committed, whole subtree
+	subRes    []int64 // reserved, whole subtree
+	ownUsed   []int64 // committed, this node only
+	ownRes    []int64
+	hardInput corev1.ResourceList
+}
+
+type entry struct {
+	node      *node
+	amounts   []amount
+	committed bool
+	expires   time.Time
+}
+
+type amount struct {
+	col int
+	v   int64
+}
+
+// NewLedger returns an empty ledger; give it a tree with SetNodes.
+func NewLedger(opts LedgerOptions) *Ledger {
+	l := &Ledger{ttl: opts.ReservationTTL, now: opts.Now,
+		res: map[corev1.ResourceName]int{}, nodes: map[string]*node{}, entries: map[types.UID]*entry{}}
+	if l.ttl <= 0 {
+		l.ttl = 2 * time.Minute
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	return l
+}
+
+func (l *Ledger) col(name corev1.ResourceName) int {
+	c, ok := l.res[name]
+	if !ok {
+		c = len(l.names)
+		l.res[name] = c
+		l.names = append(l.names, name)
+		for _, n := range l.nodes {
+			n.grow(len(l.names))
+		}
+	}
+	return c
+}
+
+func (n *node) grow(cols int) {
+	for len(n.hard) < cols {
+		n.hard = append(n.hard, -1)
+		n.subUsed = append(n.subUsed, 0)
+		n.subRes = append(n.subRes, 0)
+		n.ownUsed = append(n.ownUsed, 0)
+		n.ownRes = append(n.ownRes, 0)
+	}
+}
+
+// isMilli reports whether a resource is counted in milli-units (cpu and its requests.
+// and limits. forms); all others are counted in whole units, rounded up.
+func isMilli(name corev1.ResourceName) bool {
+	return name == corev1.ResourceCPU || name == corev1.ResourceRequestsCPU || name == corev1.ResourceLimitsCPU
+}
+
+func toAmount(name corev1.ResourceName, q resource.Quantity) (int64, bool) {
+	if q.Sign() < 0 {
+		return 0, false
+	}
+	scale := resource.Scale(0)
+	if isMilli(name) {
+		scale = resource.Milli
+	}
+	if q.Cmp(*resource.NewScaledQuantity(maxAmount, scale)) > 0 {
+		return 0, false
+	}
+	return q.ScaledValue(scale), true
+}
+
+func fromAmount(name corev1.ResourceName, v int64) resource.Quantity {
+	if isMilli(name) {
+		if v%1000 == 0 {
+			return *resource.NewQuantity(v/1000, resource.DecimalSI)
+		}
+		return *resource.NewMilliQuantity(v, resource.DecimalSI)
+	}
+	switch name {
+	case corev1.ResourceMemory, corev1.ResourceRequestsMemory, corev1.ResourceLimitsMemory,
+		corev1.ResourceStorage, corev1.ResourceRequestsStorage, corev1.ResourceEphemeralStorage,
+		corev1.ResourceRequestsEphemeralStorage, corev1.ResourceLimitsEphemeralStorage:
+		return *resource.NewQuantity(v, resource.BinarySI)
+	}
+	return *resource.NewQuantity(v, resource.DecimalSI)
+}
+
+// SetNodes replaces the tree. It validates everything first and changes nothing on error:
+// names unique and non-empty, parents present, no cycles, no negative or oversized limit,
+// and no child limit above the limit of its nearest ancestor that limits the same
+// resource. Usage and reservations are kept; a node that still holds some cannot be
+// removed.
+func (l *Ledger) SetNodes(nodes []Node) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := ValidateTree(nodes); err != nil {
+		return err
+	}
+	byName := make(map[string]*Node, len(nodes))
+	for i := range nodes {
+		byName[nodes[i].Name] = &nodes[i]
+	}
+	held := map[string]bool{}
+	for _, e := range l.entries {
+		held[e.node.name] = true
+	}
+	var errs field.ErrorList
+	for name := range held {
+		if byName[name] == nil {
+			errs = append(errs, field.Forbidden(field.NewPath("nodes"), fmt.Sprintf("node %q still holds usage or reservations and cannot be removed", name)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidTree, errs.ToAggregate())
+	}
+	for i := range nodes {
+		for name := range nodes[i].Hard {
+			l.col(name)
+		}
+	}
+	cols := len(l.names)
+	fresh := make(map[string]*node, len(nodes))
+	for _, n := range nodes {
+		nn := &node{name: n.Name, parent: n.Parent, hardInput: n.Hard.DeepCopy()}
+		nn.grow(cols)
+		for name, q := range n.Hard {
+			v, _ := toAmount(name, q) // validated
+			nn.hard[l.res[name]] = v
+		}
+		fresh[n.Name] = nn
+	}
+	for _, nn := range fresh {
+		for cur := nn; cur != nil; cur = fresh[cur.parent] {
+			nn.chain = append(nn.chain, cur)
+			if cur.parent == "" {
+				break
+			}
+		}
+	}
+	// Re-attach the existing charges to the new nodes.
+	for _, e := range l.entries {
+		e.node = fresh[e.node.name]
+		for _, a := range e.amounts {
+			e.node.charge(a, e.committed, 1)
+		}
+	}
+	l.nodes = fresh
+	return nil
+}
+
+// ValidateTree checks a tree without loading it; see SetNodes.
+func ValidateTree(nodes []Node) error {
+	var errs field.ErrorList
+	byName := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		p := field.NewPath("nodes").Index(i)
+		if n.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+			continue
+		}
+		if _, dup := byName[n.Name]; dup {
+			errs = append(errs, field.Duplicate(p.Child("name"), n.Name))
+			continue
+		}
+		byName[n.Name] = i
+		for name, q := range n.Hard {
+			if _, ok := toAmount(name, q); !ok {
+				errs = append(errs, field.Invalid(p.Child("hard").Key(string(name)), q.String(), "must be between 0 and 2^53 units"))
+			}
+		}
+	}
+	for i, n := range nodes {
+		p := field.NewPath("nodes").Index(i)
+		if n.Parent == "" {
+			continue
+		}
+		if _, ok := byName[n.Parent]; !ok {
+			errs = append(errs, field.NotFound(p.Child("parent"), n.Parent))
+			continue
+		}
+		// Compare each limit with the nearest ancestor that limits the same resource.
+		for name, q := range n.Hard {
+			seen := map[string]bool{n.Name: true}
+			for cur := n.Parent; cur != "" && !seen[cur]; {
+				j, ok := byName[cur]
+				if !ok {
+					break
+				}
+				seen[cur] = true
+				if limit, ok := nodes[j].Hard[name]; ok {
+					if q.Cmp(limit) > 0 {
+						errs = append(errs, field.Invalid(p.Child("hard").Key(string(name)), q.String(),
+							fmt.Sprintf("exceeds the limit %s of ancestor %q: a child's limit can only be lower", limit.String(), cur)))
+					}
+					break
+				}
+				cur = nodes[j].Parent
+			}
+		}
+		seen := map[string]bool{n.Name: true}
+		for cur := n.Parent; cur != ""; {
+			if seen[cur] {
+				errs = append(errs, field.Invalid(p.Child("parent"), n.Parent, "parent chain forms a cycle"))
+				break
+			}
+			seen[cur] = true
+			j, ok := byName[cur]
+			if !ok {
+				break
+			}
+			cur = nodes[j].Parent
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidTree, errs.ToAggregate())
+	}
+	return nil
+}
+
+// charge adds sign*a to the node's own counters and its whole chain's subtree counters.
+func (n *node) charge(a amount, committed bool, sign int64) {
+	v := sign * a.v
+	if committed {
+		n.ownUsed[a.col] += v
+		for _, c := range n.chain {
+			c.subUsed[a.col] += v
+		}
+		return
+	}
+	n.ownRes[a.col] += v
+	for _, c := range n.chain {
+		c.subRes[a.col] += v
+	}
+}
+
+func (l *Ledger) amounts(requested corev1.ResourceList) ([]amount, error) {
+	out := make([]amount, 0, len(requested))
+	for name, q := range requested {
+		v, ok := toAmount(name, q)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s=%s must be between 0 and 2^53 units", ErrInvalidRequest, name, q.String())
+		}
+		if v == 0 {
+			continue
+		}
+		c := l.col(name)
+		out = append(out, amount{col: c, v: v})
+	}
+	return out, nil
+}
+
+// Admit reserves requested for the object uid under node, or refuses with an
+// *ExceededError (errors.Is ErrQuotaExceeded) naming the first node and resource that
+// would go over. Admitting a UID that is already charged succeeds without charging again
+// (an admission retry must not double count). The reservation holds until Commit,
+// Release, or ReservationTTL passes.
+//
+// Admit is what the webhook calls for host objects and what the syncer calls in process
+// before it creates a host object for a virtual cluster.
+func (l *Ledger) Admit(ctx context.Context, uid types.UID, nodeName string, requested corev1.ResourceList) error {
+	if uid == "" {
+		return fmt.Errorf("%w: uid is required", ErrInvalidRequest)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.nodes[nodeName]
+	if !ok {
+		l.denied.Add(1)
+		return fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	if _, dup := l.entries[uid]; dup {
+		l.admitted.Add(1)
+		return nil
+	}
+	amounts, err := l.amounts(requested)
+	if err != nil {
+		l.denied.Add(1)
+		return err
+	}
+	exceeded := l.check(n, amounts)
+	if exceeded != nil && l.expireLocked() > 0 {
+		exceeded = l.check(n, amounts)
+	}
+	if exceeded != nil {
+		l.denied.Add(1)
+		ctrl.LoggerFrom(ctx).V(1).Info("quota denied", "uid", uid, "node", nodeName, "reason", exceeded.Error())
+		return exceeded
+	}
+	e := &entry{node: n, amounts: amounts, expires: l.now().Add(l.ttl)}
+	for _, a := range amounts {
+		n.charge(a, false, 1)
+	}
+	l.entries[uid] = e
+	l.admitted.Add(1)
+	return nil
+}
+
+func (l *Ledger) check(n *node, amounts []amount) *ExceededError {
+	for _, a := range amounts {
+		for _, c := range n.chain {
+			h := c.hard[a.col]
+			if h >= 0 && c.subUsed[a.col]+c.subRes[a.col]+a.v > h {
+				name := l.names[a.col]
+				return &ExceededError{Node: c.name, Resource: name, Hard: fromAmount(name, h),
+					Used: fromAmount(name, c.subUsed[a.col]), Reserved: fromAmount(name, c.subRes[a.col]), Requested: fromAmount(name, a.v)}
+			}
+		}
+	}
+	return nil
+}
+
+// Commit turns the reservation of uid into usage: the object now exists. Committing an
+// already committed UID is a no-op.
+func (l *Ledger) Commit(uid types.UID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[uid]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownObject, uid)
+	}
+	if e.committed {
+		return nil
+	}
+	for _, a := range e.amounts {
+		e.node.charge(a, false, -1)
+		e.node.charge(a, true, 1)
+	}
+	e.committed = true
+	return nil
+}
+
+// Release frees what uid holds, reserved or committed, exactly once: the object is gone or
+// was never created. It reports whether anything was freed; releasing again frees nothing.
+func (l *Ledger) Release(uid types.UID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.releaseLocked(uid)
+}
+
+func (l *Ledger) releaseLocked(uid types.UID) bool {
+	e, ok := l.entries[uid]
+	if !ok {
+		return false
+	}
+	for _, a := range e.amounts {
+		e.node.charge(a, e.committed, -1)
+	}
+	delete(l.entries, uid)
+	return true
+}
+
+// Expire releases reservations whose TTL has passed and returns how many. Admit also
+// expires lazily before it refuses a request.
+func (l *Ledger) Expire() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.expireLocked()
+}
+
+func (l *Ledger) expireLocked() int {
+	now := l.now()
+	n := 0
+	for uid, e := range l.entries {
+		if !e.committed && now.After(e.expires) {
+			l.releaseLocked(uid)
+			n++
+		}
+	}
+	return n
+}
+
+// Object is an object that exists and what it uses, for Reconcile.
+type Object struct {
+	UID       types.UID
+	Node      string
+	Resources corev1.ResourceList
+}
+
+// Reconcile makes committed usage equal to what the given objects use — the complete set
+// of existing objects — so that any drift (a missed delete, a restart) heals: objects not
+// listed stop being charged, listed ones are charged their current amounts, reservations
+// of listed objects become committed, and reservations of objects not (yet) listed are
+// kept until they expire. Objects under unknown nodes are skipped and reported.
+func (l *Ledger) Reconcile(objects []Object) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	listed := make(map[types.UID]bool, len(objects))
+	fresh := make(map[types.UID]*entry, len(objects))
+	for _, o := range objects {
+		if o.UID == "" || listed[o.UID] {
+			continue
+		}
+		n, ok := l.nodes[o.Node]
+		if !ok {
+			errs = append(errs, fmt.Errorf("object %s: %w: %q", o.UID, ErrUnknownNode, o.Node))
+			continue
+		}
+		amounts, err := l.amounts(o.Resources)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("object %s: %w", o.UID, err))
+			continue
+		}
+		listed[o.UID] = true
+		fresh[o.UID] = &entry{node: n, amounts: amounts, committed: true}
+	}
+	for uid, e := range l.entries {
+		if e.committed || listed[uid] {
+			l.releaseLocked(uid)
+		}
+	}
+	for uid, e := range fresh {
+		for _, a := range e.amounts {
+			e.node.charge(a, true, 1)
+		}
+		l.entries[uid] = e
+	}
+	return errors.Join(errs...)
+}
+
+// Usage is the roll-up of one node.
+type Usage struct {
+	// Hard is the node's own limit as given.
+	Hard corev1.ResourceList
+	// Own is what objects charged directly to the node use (committed).
+	Own corev1.ResourceList
+	// Subtree is what the node and all its descendants use (committed); this is what
+	// the node's Hard limits, and what a tenant's status reports.
+	Subtree corev1.ResourceList
+	// Reserved is admitted but not yet committed, whole subtree.
+	Reserved corev1.ResourceList
+}
+
+// Usage returns the roll-up of a node.
+func (l *Ledger) Usage(nodeName string) (Usage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.nodes[nodeName]
+	if !ok {
+		return Usage{}, fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	return Usage{Hard: n.hardInput.DeepCopy(), Own: l.list(n.ownUsed), Subtree: l.list(n.subUsed), Reserved: l.list(n.subRes)}, nil
+}
+
+func (l *Ledger) list(v []int64) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for c, x := range v {
+		if x != 0 {
+			out[l.names[c]] = fromAmount(l.names[c], x)
+		}
+	}
+	return out
+}
+
+// NodeNames lists the nodes, sorted.
+func (l *Ledger) NodeNames() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.nodes))
+	for n := range l.nodes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EffectiveLimits returns, per resource, the smallest hard limit on the node's chain:
+// the most a namespace charged to this node could ever use. It is what the per-namespace
+// ResourceQuota is rendered from.
+func (l *Ledger) EffectiveLimits(nodeName string) (corev1.ResourceList, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.nodes[nodeName]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	out := corev1.ResourceList{}
+	for c := range l.names {
+		best := int64(-1)
+		for _, a := range n.chain {
+			if h := a.hard[c]; h >= 0 && (best < 0 || h < best) {
+				best = h
+			}
+		}
+		if best >= 0 {
+			out[l.names[c]] = fromAmount(l.names[c], best)
+		}
+	}
+	return out, nil
+}
+
+// Holds reports whether uid is charged and whether the charge is committed.
+func (l *Ledger) Holds(uid types.UID) (charged, committed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[uid]
+	return ok, ok && e.committed
+}
+
+// Stats are counters since the ledger was created.
+type Stats struct{ Admitted, Denied int64 }
+
+// Stats returns the admission counters.
+func (l *Ledger) Stats() Stats { return Stats{Admitted: l.admitted.Load(), Denied: l.denied.Load()} }
