@@ -402,4 +402,3 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
-
