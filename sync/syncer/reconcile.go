@@ -41,6 +41,9 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		k.e.metrics.duration.WithLabelValues(k.e.opts.Name, k.syncer.Name()).Observe(time.Since(start).Seconds())
 		switch {
 		case err == nil:
+		case ctx.Err() != nil:
+			// Shutting down: the next start resyncs everything.
+			res, err = reconcile.Result{}, nil
 		case apierrors.IsConflict(err) || errors.Is(err, errStale):
 			log.V(1).Info("conflict, retrying", "err", err)
 			res, err = conflictRetry(), nil
