@@ -286,19 +286,29 @@ func TestKilledMidBurstConverges(t *testing.T) {
 	ctx := context.Background()
 	ns := e.ns("burst")
 	stop := e.start()
-	const n = 150
-	for i := range n {
-		if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}, Data: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
-			t.Fatal(err)
+	const n = 300
+	created := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}, Data: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+				created <- err
+				return
+			}
 		}
-		if i == n/3 {
-			// the engine dies while creates keep coming.
-			go stop()
-		}
-	}
+		created <- nil
+	}()
+	// the engine dies once part of the burst is on the host, while
+	// creates keep coming.
+	eventually(t, "part of the burst synced", func(ctx context.Context) (bool, error) { return len(e.hostListNS(ctx, ns)) >= n/10, nil })
 	stop()
 	synced := len(e.hostListNS(ctx, ns))
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("host copies when the engine was stopped: %d of %d", synced, n)
+	if synced == n {
+		t.Fatalf("the engine synced the whole burst before it was stopped; the test proves nothing")
+	}
 	// more churn while down: delete every fifth.
 	for i := 0; i < n; i += 5 {
 		if err := e.virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}}); err != nil {

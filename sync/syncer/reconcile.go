@@ -82,10 +82,17 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 
 	switch {
 	case !vExists:
-		if hExists {
-			return reconcile.Result{}, k.deleteHost(ctx, host, nil)
+		if !hExists {
+			return reconcile.Result{}, nil
 		}
-		return reconcile.Result{}, nil
+		// The cache may lag behind a virtual object that was just
+		// replaced; confirm with the API before deleting the host copy.
+		if err := sc.VirtualReader.Get(ctx, req.NamespacedName, k.syncer.New()); err == nil {
+			return reconcile.Result{}, errStale
+		} else if !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, fmt.Errorf("get virtual: %w", err)
+		}
+		return reconcile.Result{}, k.deleteHost(ctx, host, nil)
 	case virtual.GetDeletionTimestamp() != nil:
 		return k.reconcileVirtualDeletion(ctx, virtual, host, hExists)
 	}
@@ -120,7 +127,11 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		return reconcile.Result{}, nil
 	}
 
-	desired, err := k.desired(ctx, virtual)
+	var existing client.Object
+	if hExists {
+		existing = host
+	}
+	desired, err := k.desired(ctx, virtual, existing)
 	if err != nil {
 		var refusal *RefusedError
 		if errors.As(err, &refusal) {
@@ -166,7 +177,8 @@ func ptr64(v int64) *int64 { return &v }
 func ptrUID(u types.UID) *types.UID { return &u }
 
 // desired runs ToHost and stamps the engine's metadata on the result.
-func (k *kind) desired(ctx context.Context, virtual client.Object) (client.Object, error) {
+// host is the existing host copy or nil.
+func (k *kind) desired(ctx context.Context, virtual, host client.Object) (client.Object, error) {
 	tr := k.e.sc.Translator
 	meta, err := tr.HostMeta(k.gvk.Kind, virtual)
 	if err != nil {
@@ -175,7 +187,12 @@ func (k *kind) desired(ctx context.Context, virtual client.Object) (client.Objec
 		}
 		return nil, err
 	}
-	desired, err := k.syncer.ToHost(ctx, k.e.sc, virtual)
+	var desired client.Object
+	if u, ok := k.syncer.(Updater); ok && host != nil {
+		desired, err = u.ToHostUpdate(ctx, k.e.sc, virtual, host)
+	} else {
+		desired, err = k.syncer.ToHost(ctx, k.e.sc, virtual)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ import (
 // for that.
 //
 // Optional capabilities are separate interfaces detected by type assertion:
-// Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion and
+// Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion and
 // RefusalHandler.
 type Syncer interface {
 	// Name is the lower-case plural of the kind ("pods"). It names the
@@ -44,6 +44,15 @@ type Syncer interface {
 	// allocated fields), writing with sc.Virtual, and maintains companion
 	// host objects. Return a non-zero Result to be called again later.
 	ToVirtual(ctx context.Context, sc *Context, virtual, host client.Object) (Result, error)
+}
+
+// Updater builds the desired host object from the existing host copy
+// when there is one, for kinds whose host spec is largely immutable or
+// derived from context that must not change after creation (pods: DNS
+// settings, service environment variables). When a Syncer implements it,
+// the engine calls ToHostUpdate instead of ToHost while a host copy exists.
+type Updater interface {
+	ToHostUpdate(ctx context.Context, sc *Context, virtual, host client.Object) (client.Object, error)
 }
 
 // Result asks the engine to reconcile an object again after a delay.
