@@ -1,5 +1,6 @@
 // +kubebuilder:object:generate=true
 // +groupName=tenancy.vclusterkit.io
+// +versionName=v1alpha1
 
 package tenancy
 
