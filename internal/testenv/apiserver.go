@@ -9,6 +9,8 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -97,6 +99,9 @@ func StartAPIServer(opts APIServerOptions) (_ *APIServer, err error) {
 		return nil, fmt.Errorf("starting kube-apiserver + etcd: %w\n%s", err, b.String())
 	}
 	s.Config = cfg
+	if err := waitForDiscovery(cfg, opts.CRDs, timeout); err != nil {
+		return nil, err
+	}
 	s.KubeconfigPath = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(s.KubeconfigPath, s.env.KubeConfig, 0o600); err != nil {
 		return nil, err
@@ -148,3 +153,45 @@ func (s *APIServer) pids() []int {
 
 // Dir is the directory holding the component logs and the kubeconfig.
 func (s *APIServer) Dir() string { return s.dir }
+
+// waitForDiscovery waits until discovery lists every CRD's served versions:
+// envtest waits for the CRDs to be Established, but clients resolve kinds
+// through discovery, which can lag behind for a moment.
+func waitForDiscovery(cfg *rest.Config, crds []*apiextensionsv1.CustomResourceDefinition, timeout time.Duration) error {
+	if len(crds) == 0 {
+		return nil
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			gv := crd.Spec.Group + "/" + v.Name
+			for {
+				list, err := dc.ServerResourcesForGroupVersion(gv)
+				if err == nil && hasResource(list.APIResources, crd.Spec.Names.Plural) {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("CRD %s: %s/%s not served by discovery after %s (last error: %v)", crd.Name, gv, crd.Spec.Names.Plural, timeout, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	return nil
+}
+
+func hasResource(list []metav1.APIResource, plural string) bool {
+	for _, r := range list {
+		if r.Name == plural {
+			return true
+		}
+	}
+	return false
+}
