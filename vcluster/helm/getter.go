@@ -19,7 +19,7 @@ type restGetter struct {
 	cfg       *rest.Config
 	namespace string
 
-	disc   *discoveryCache
+	disc *discoveryCache
 }
 
 type discoveryCache struct {
