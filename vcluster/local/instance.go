@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -232,6 +233,13 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *inst
 	}); err != nil {
 		return nil, err
 	}
+	// The edit and view roles tenant members are bound to are aggregated by
+	// the controller manager; until it has filled them a viewer is refused.
+	if err := waitReady(ctx, inst, "kube-controller-manager", func(ctx context.Context) error {
+		return rolesAggregated(ctx, apiClient, inst.endpoint())
+	}); err != nil {
+		return nil, err
+	}
 
 	return inst, nil
 }
@@ -325,6 +333,33 @@ func httpOK(ctx context.Context, c *http.Client, url string) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// rolesAggregated checks that the aggregated ClusterRoles edit and view
+// have rules.
+func rolesAggregated(ctx context.Context, c *http.Client, endpoint string) error {
+	for _, role := range []string{"edit", "view"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/apis/rbac.authorization.k8s.io/v1/clusterroles/"+role, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		var cr struct {
+			Rules []json.RawMessage `json:"rules"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&cr)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("reading ClusterRole %s: %s %v", role, resp.Status, err)
+		}
+		if len(cr.Rules) == 0 {
+			return fmt.Errorf("ClusterRole %s not aggregated yet", role)
+		}
 	}
 	return nil
 }
