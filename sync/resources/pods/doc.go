@@ -1,0 +1,36 @@
+// Package pods is the built-in syncer for Pods: virtual pods run on the
+// host as translated copies in the tenant's host namespace, and what the
+// host does to them (scheduling, status, pod IP, node) flows back.
+//
+// What the translation does (ToHostPod, pure and table-tested):
+//
+//   - ConfigMap, Secret, PVC and image-pull-secret references are
+//     translated into the pod's own virtual namespace, so a pod can never
+//     reach another namespace's objects on the host;
+//   - service account tokens are requested from the virtual API server
+//     (TokenRequest, bound to the virtual pod) and mounted from a companion
+//     host Secret owned by the host pod; the host's own token is never
+//     mounted (automountServiceAccountToken: false) and no token ever
+//     appears in host labels or annotations. Tokens are renewed at 80% of
+//     their lifetime;
+//   - DNS points at the virtual cluster's DNS service, KUBERNETES_SERVICE_*
+//     and host aliases point kubernetes.default at the virtual API server,
+//     and the virtual services' link variables replace the host's
+//     (enableServiceLinks is off on the host);
+//   - downward-API references to name, namespace, uid and service account
+//     read the virtual identity from host annotations;
+//   - pod (anti-)affinity and topology spread selectors are scoped to the
+//     virtual cluster and the namespaces they name; the enforced node
+//     selector wins over the tenant's;
+//   - the tenant's Pod Security Standard is checked with
+//     k8s.io/pod-security-admission before the pod reaches the host; a
+//     refused pod gets a SyncRefused event and stays Pending with a
+//     PodScheduled=False condition whose reason is PodSecurity.
+//
+// Pods are recreated on the host when the virtual pod is replaced, deleted
+// on the host with the virtual grace period, and deleted in the virtual
+// cluster when their scheduled host pod disappears.
+//
+// This package does not sync the ConfigMaps and Secrets pods reference; the
+// configmaps and secrets syncers do, using References.
+package pods
