@@ -1,0 +1,306 @@
+package pods_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vclusterkit/vclusterkit/internal/testenv"
+	"github.com/vclusterkit/vclusterkit/sync/internal/synctest"
+	"github.com/vclusterkit/vclusterkit/sync/resources/pods"
+	"github.com/vclusterkit/vclusterkit/sync/syncer"
+	"github.com/vclusterkit/vclusterkit/sync/translate"
+)
+
+var virtualEnv, hostEnv *testenv.APIServer
+
+func TestMain(m *testing.M) { testenv.Main(m, testenv.APIServerOptions{}, &virtualEnv, &hostEnv) }
+
+func newSyncer(t *testing.T, opts pods.Options) *pods.Syncer {
+	t.Helper()
+	s, err := pods.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pod(name, ns string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}},
+	}}
+}
+
+func withToken(p *corev1.Pod) *corev1.Pod {
+	// envtest runs without the ServiceAccount admission plugin, which
+	// would default this.
+	p.Spec.ServiceAccountName = "default"
+	exp := int64(3600)
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "api", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &exp}},
+	}}}})
+	return p
+}
+
+func hostPod(t *testing.T, e *synctest.Env, name, ns string) *corev1.Pod {
+	t.Helper()
+	var h corev1.Pod
+	synctest.Eventually(t, "host pod "+ns+"/"+name, func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey(name, ns), &h)
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	return &h
+}
+
+func TestPodRoundTrip(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	e.Start(newSyncer(t, pods.Options{APIServerHost: "10.96.0.1", APIServerPort: 443}))
+	ctx := context.Background()
+
+	v := withToken(pod("web", ns))
+	if err := e.Virtual.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	h := hostPod(t, e, "web", ns)
+	if h.Labels[translate.LabelVirtualCluster] != e.Name || h.Labels["app"] != "web" || h.Annotations[translate.AnnotationUID] != string(v.UID) {
+		t.Errorf("host metadata: labels %v annotations %v", h.Labels, h.Annotations)
+	}
+	if h.Spec.AutomountServiceAccountToken == nil || *h.Spec.AutomountServiceAccountToken {
+		t.Error("host token automounted")
+	}
+
+	// The token: in a host Secret owned by the host pod, valid on the
+	// virtual API server for the pod's service account, and nowhere in
+	// host metadata.
+	var sec corev1.Secret
+	synctest.Eventually(t, "token secret", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, client.ObjectKey{Namespace: e.HostNS, Name: e.Tr().HostCompanionName("web", ns, pods.TokenSuffix)}, &sec)
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	token := string(sec.Data["token-0"])
+	if token == "" {
+		t.Fatalf("token secret has no token-0: %v", sec.Data)
+	}
+	if len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != h.UID {
+		t.Errorf("token secret owners %v, want the host pod %s", sec.OwnerReferences, h.UID)
+	}
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
+	if err := e.Virtual.Create(ctx, review); err != nil {
+		t.Fatal(err)
+	}
+	if !review.Status.Authenticated || review.Status.User.Username != "system:serviceaccount:"+ns+":default" {
+		t.Errorf("token review on the virtual API: %+v", review.Status)
+	}
+	for _, obj := range []client.Object{h, &sec} {
+		meta, _ := json.Marshal(map[string]any{"labels": obj.GetLabels(), "annotations": obj.GetAnnotations()})
+		if strings.Contains(string(meta), token) || strings.Contains(string(meta), token[len(token)-20:]) {
+			t.Errorf("token found in host metadata of %s", obj.GetName())
+		}
+	}
+
+	// The host schedules and runs the pod: node, IP and status flow back.
+	if err := e.Host.SubResource("binding").Create(ctx, h, &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Name: h.Name, Namespace: h.Namespace},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: "node-1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Host.Get(ctx, client.ObjectKeyFromObject(h), h); err != nil {
+		t.Fatal(err)
+	}
+	h.Status.Phase = corev1.PodRunning
+	h.Status.PodIP, h.Status.PodIPs = "10.244.1.7", []corev1.PodIP{{IP: "10.244.1.7"}}
+	h.Status.HostIP = "192.168.0.1"
+	if err := e.Host.Status().Update(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "status and node back in the virtual cluster", func(ctx context.Context) (bool, error) {
+		err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v)
+		return err == nil && v.Spec.NodeName == "node-1" && v.Status.PodIP == "10.244.1.7" && v.Status.Phase == corev1.PodRunning, err
+	})
+
+	// Deleting the running virtual pod deletes the host pod gracefully;
+	// when the host kubelet (here: the test) confirms, the virtual pod goes.
+	if err := e.Virtual.Delete(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "host pod terminating", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, client.ObjectKeyFromObject(h), h)
+		return err == nil && h.DeletionTimestamp != nil, err
+	})
+	if err := e.Host.Delete(ctx, h, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "virtual pod gone", func(ctx context.Context) (bool, error) {
+		err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v)
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}
+
+// A scheduled pod deleted on the host (eviction) is deleted in the virtual
+// cluster; an unscheduled one is created again.
+func TestPodDeletedOnHost(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	e.Start(newSyncer(t, pods.Options{}))
+	ctx := context.Background()
+	for _, name := range []string{"running", "pending"} {
+		if err := e.Virtual.Create(ctx, pod(name, ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := hostPod(t, e, "running", ns)
+	if err := e.Host.SubResource("binding").Create(ctx, run, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: run.Name, Namespace: run.Namespace}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	v := &corev1.Pod{}
+	synctest.Eventually(t, "virtual pod bound", func(ctx context.Context) (bool, error) {
+		err := e.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "running"}, v)
+		return err == nil && v.Spec.NodeName == "node-1" && len(v.Status.Conditions) > 0, err
+	})
+	pend := hostPod(t, e, "pending", ns)
+	for _, h := range []*corev1.Pod{run, pend} {
+		if err := e.Host.Delete(ctx, h, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	synctest.Eventually(t, "evicted pod deleted in the virtual cluster", func(ctx context.Context) (bool, error) {
+		err := e.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "running"}, v)
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+	synctest.Eventually(t, "pending pod recreated on the host", func(ctx context.Context) (bool, error) {
+		var h corev1.Pod
+		err := e.Host.Get(ctx, e.HostKey("pending", ns), &h)
+		return err == nil && h.UID != pend.UID, client.IgnoreNotFound(err)
+	})
+}
+
+// Hostile pods under baseline and restricted are refused with an event and
+// a Pending condition and never reach the host.
+func TestPodSecurityRefusals(t *testing.T) {
+	priv := true
+	cases := []struct {
+		name   string
+		level  psapi.Level
+		mutate func(*corev1.Pod)
+		detail string
+	}{
+		{"privileged", psapi.LevelBaseline, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: &priv}
+		}, "privileged"},
+		{"hostpath", psapi.LevelBaseline, func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}
+		}, "hostPath"},
+		{"hostnetwork", psapi.LevelBaseline, func(p *corev1.Pod) { p.Spec.HostNetwork = true }, "host namespaces"},
+		{"hostpid", psapi.LevelBaseline, func(p *corev1.Pod) { p.Spec.HostPID = true }, "host namespaces"},
+		{"privileged-restricted", psapi.LevelRestricted, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: &priv}
+		}, "privileged"},
+		{"root-restricted", psapi.LevelRestricted, func(*corev1.Pod) {}, "runAsNonRoot"},
+	}
+	for _, level := range []psapi.Level{psapi.LevelBaseline, psapi.LevelRestricted} {
+		t.Run(string(level), func(t *testing.T) {
+			e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+			ns := e.Namespace("sec")
+			e.Start(newSyncer(t, pods.Options{PodSecurity: level}))
+			ctx := context.Background()
+			for _, c := range cases {
+				if c.level != level {
+					continue
+				}
+				p := pod(c.name, ns)
+				c.mutate(p)
+				if err := e.Virtual.Create(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				e.WaitEvent(ns, c.name, syncer.ReasonRefused, c.detail)
+				synctest.Eventually(t, c.name+" pending with reason", func(ctx context.Context) (bool, error) {
+					err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(p), p)
+					for _, cond := range p.Status.Conditions {
+						if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == pods.ReasonPodSecurity && strings.Contains(cond.Message, c.detail) {
+							return p.Status.Phase == corev1.PodPending, err
+						}
+					}
+					return false, err
+				})
+			}
+			// A compliant pod proves the engine is running and caught up.
+			ok := pod("fine", ns)
+			if level == psapi.LevelRestricted {
+				f, tr := false, true
+				ok.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &tr, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+				ok.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &f, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+			}
+			if err := e.Virtual.Create(ctx, ok); err != nil {
+				t.Fatal(err)
+			}
+			hostPod(t, e, "fine", ns)
+			var l corev1.PodList
+			e.HostObjects(ctx, &l)
+			if len(l.Items) != 1 {
+				names := []string{}
+				for _, p := range l.Items {
+					names = append(names, p.Name)
+				}
+				t.Fatalf("host pods %v, want only the compliant one", names)
+			}
+		})
+	}
+}
+
+// A pod that names another namespace's Secret (even by its host name) only
+// ever gets a Secret of its own namespace on the host.
+func TestPodCannotReachOtherNamespace(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	a, b := e.Namespace("a"), e.Namespace("b")
+	e.Start(newSyncer(t, pods.Options{}))
+	ctx := context.Background()
+	victim := e.Tr().HostName("db", b)
+	p := pod("thief", a)
+	p.Spec.Volumes = []corev1.Volume{
+		{Name: "s1", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db"}}},
+		{Name: "s2", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: victim}}},
+	}
+	if err := e.Virtual.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	h := hostPod(t, e, "thief", a)
+	for i, vol := range h.Spec.Volumes[:2] {
+		if vol.Secret.SecretName == victim {
+			t.Errorf("volume %d reaches %s's secret %s", i, b, victim)
+		}
+		if want := e.Tr().HostName(p.Spec.Volumes[i].Secret.SecretName, a); vol.Secret.SecretName != want {
+			t.Errorf("volume %d secret %q, want %q", i, vol.Secret.SecretName, want)
+		}
+	}
+}
+
+// Names at the limits: a 253-character pod name syncs to a valid host name.
+func TestPodNameAtLimit(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("long")
+	e.Start(newSyncer(t, pods.Options{}))
+	a := strings.Repeat("a", 63)
+	name := a + "." + a + "." + a + "." + strings.Repeat("b", 61)
+	p := pod(name, ns)
+	p.Labels = nil
+	if err := e.Virtual.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	h := hostPod(t, e, name, ns)
+	if len(h.Name) > 63 || h.Annotations[translate.AnnotationName] != name {
+		t.Errorf("host pod %q (%d chars), origin %q", h.Name, len(h.Name), h.Annotations[translate.AnnotationName])
+	}
+	if h.Spec.Hostname != a {
+		t.Errorf("hostname %q, want %q", h.Spec.Hostname, a)
+	}
+}
