@@ -1,0 +1,422 @@
+package vclusterkit
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vclusterkit/vclusterkit/lifecycle"
+	"github.com/vclusterkit/vclusterkit/netpol"
+	"github.com/vclusterkit/vclusterkit/quota"
+	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/vcluster"
+)
+
+// Labels the engine puts on what it creates in host namespaces.
+const (
+	// LabelManagedBy marks RoleBindings, Secrets and other objects the
+	// engine owns; nothing without it is ever modified or deleted.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	managedBy      = "vclusterkit"
+	// psaEnforce is the Pod Security Admission label the engine sets from
+	// the tenant's effective pod security level.
+	psaEnforce        = "pod-security.kubernetes.io/enforce"
+	psaEnforceVersion = "pod-security.kubernetes.io/enforce-version"
+)
+
+// hostNamespace is what the engine makes of one host namespace, for a
+// Space or for a VirtualCluster's host namespace.
+type hostNamespace struct {
+	Name           string
+	Tenant         string
+	Space          string // set for a space's namespace
+	VirtualCluster string // set for a virtual cluster's host namespace
+	Quota          corev1.ResourceList
+	ExtraLabels    map[string]string
+}
+
+// snapshot is a consistent view of the tenant tree for one reconcile.
+type snapshot struct {
+	tenants []tenancy.Tenant
+	spaces  []tenancy.Space
+	tree    *tenancy.Tree
+}
+
+func (e *Engine) snapshot(ctx context.Context) (*snapshot, error) {
+	tl, err := e.store.ListTenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	sl, err := e.store.ListSpaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing spaces: %w", err)
+	}
+	tree, err := tenancy.NewTree(tl.Items, sl.Items, tenancy.TreeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tenant tree: %w", err)
+	}
+	return &snapshot{tenants: tl.Items, spaces: sl.Items, tree: tree}, nil
+}
+
+// engineLabels are the labels that carry tenancy on a host namespace. A
+// tenant may not change them: the reconcile puts them back.
+func engineLabels(s *snapshot, hn hostNamespace) map[string]string {
+	l := map[string]string{tenancy.LabelTenant: hn.Tenant}
+	maps.Copy(l, s.tree.TreeLabels(hn.Tenant))
+	if hn.Space != "" {
+		l[tenancy.LabelSpace] = hn.Space
+	}
+	if hn.VirtualCluster != "" {
+		l[vcluster.LabelVirtualCluster] = hn.VirtualCluster
+	}
+	return l
+}
+
+// ensureNamespace creates the namespace or brings its tenancy labels back
+// to what the tree says. A namespace that exists but belongs to no tenant,
+// or to another one, is never adopted.
+func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamespace) error {
+	pol, err := s.tree.EffectivePolicy(hn.Tenant)
+	if err != nil {
+		return lifecycle.Permanent(err)
+	}
+	want := map[string]string{}
+	maps.Copy(want, pol.RequiredNamespaceLabels)
+	maps.Copy(want, hn.ExtraLabels)
+	level := string(pol.PodSecurity)
+	if level == "" {
+		level = string(tenancy.PodSecurityBaseline)
+	}
+	want[psaEnforce] = level
+	want[psaEnforceVersion] = "latest"
+	// Engine labels last: nothing a tenant sets can override them.
+	maps.Copy(want, engineLabels(s, hn))
+
+	ns := &corev1.Namespace{}
+	err = e.client.Get(ctx, client.ObjectKey{Name: hn.Name}, ns)
+	if apierrors.IsNotFound(err) {
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hn.Name, Labels: want, Annotations: pol.RequiredNamespaceAnnotations}}
+		return e.client.Create(ctx, ns)
+	}
+	if err != nil {
+		return err
+	}
+	if !ns.DeletionTimestamp.IsZero() {
+		return lifecycle.Wait(0, "namespace %s is still being deleted", hn.Name)
+	}
+	owner, owned := ns.Labels[tenancy.LabelTenant]
+	if !owned || owner != hn.Tenant {
+		return lifecycle.Permanent(fmt.Errorf("namespace %s exists and is not owned by tenant %s; a namespace is never adopted", hn.Name, hn.Tenant))
+	}
+	if hn.Space != "" && ns.Labels[tenancy.LabelSpace] != "" && ns.Labels[tenancy.LabelSpace] != hn.Space {
+		return lifecycle.Permanent(fmt.Errorf("namespace %s belongs to space %s", hn.Name, ns.Labels[tenancy.LabelSpace]))
+	}
+	if hn.VirtualCluster != "" && ns.Labels[vcluster.LabelVirtualCluster] != "" && ns.Labels[vcluster.LabelVirtualCluster] != hn.VirtualCluster {
+		return lifecycle.Permanent(fmt.Errorf("namespace %s is the host namespace of virtual cluster %s", hn.Name, ns.Labels[vcluster.LabelVirtualCluster]))
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	// Tree labels of ancestors the tenant no longer has (re-parenting) go.
+	for k := range ns.Labels {
+		if _, keep := want[k]; !keep && isTreeLabel(k) {
+			delete(ns.Labels, k)
+		}
+	}
+	maps.Copy(ns.Labels, want)
+	if ns.Annotations == nil && len(pol.RequiredNamespaceAnnotations) > 0 {
+		ns.Annotations = map[string]string{}
+	}
+	maps.Copy(ns.Annotations, pol.RequiredNamespaceAnnotations)
+	return e.client.Patch(ctx, ns, patch)
+}
+
+func isTreeLabel(k string) bool {
+	const suffix = ".tree." + tenancy.Group + "/depth"
+	return len(k) > len(suffix) && k[len(k)-len(suffix):] == suffix
+}
+
+// namespaceQuota is the hard limit for one namespace: its own quota if it
+// has one, capped by every limit on its tenant's path (no namespace can use
+// more than the tightest ancestor allows for the whole subtree).
+func namespaceQuota(s *snapshot, tenant string, own corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for k, v := range own {
+		out[k] = v.DeepCopy()
+	}
+	for _, name := range s.tree.Path(tenant) {
+		t := s.tree.Tenant(name)
+		if t == nil {
+			continue
+		}
+		for k, v := range t.Spec.Quota {
+			if cur, ok := out[k]; !ok || v.Cmp(cur) < 0 {
+				out[k] = v.DeepCopy()
+			}
+		}
+	}
+	return out
+}
+
+// ensureQuota applies the ResourceQuota and LimitRange of a namespace, or
+// removes ours when there is nothing to limit.
+func (e *Engine) ensureQuota(ctx context.Context, s *snapshot, hn hostNamespace) error {
+	limits := namespaceQuota(s, hn.Tenant, hn.Quota)
+	if rq := quota.RenderResourceQuota(hn.Name, hn.Tenant, limits); rq != nil {
+		if err := e.apply(ctx, rq); err != nil {
+			return fmt.Errorf("ResourceQuota: %w", err)
+		}
+	} else if err := e.deleteIfOurs(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
+		return err
+	}
+	if lr := quota.RenderLimitRange(hn.Name, hn.Tenant, quota.EffectiveLimitRange(s.tenants, hn.Tenant)); lr != nil {
+		if err := e.apply(ctx, lr); err != nil {
+			return fmt.Errorf("LimitRange: %w", err)
+		}
+	} else if err := e.deleteIfOurs(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ensureNetworkPolicies makes the generated policies of a namespace exactly
+// the ones present: missing ones created, edited ones put back, stale ones
+// deleted. Policies without our label are never touched.
+func (e *Engine) ensureNetworkPolicies(ctx context.Context, s *snapshot, hn hostNamespace, mode tenancy.IsolationMode) error {
+	target, err := netpol.TargetFor(s.tenants, hn.Tenant, hn.Name, hn.VirtualCluster)
+	if err != nil {
+		return lifecycle.Permanent(err)
+	}
+	if mode != "" && isolationRank(mode) > isolationRank(target.Mode) {
+		target.Mode = mode
+	}
+	policies, err := netpol.Generate(target, e.opts.NetworkPolicy)
+	if err != nil {
+		return lifecycle.Permanent(err)
+	}
+	keep := map[string]bool{}
+	for i := range policies {
+		keep[policies[i].Name] = true
+		if err := e.apply(ctx, &policies[i]); err != nil {
+			return fmt.Errorf("NetworkPolicy %s: %w", policies[i].Name, err)
+		}
+	}
+	var existing networkingv1.NetworkPolicyList
+	if err := e.client.List(ctx, &existing, client.InNamespace(hn.Name), client.MatchingLabels{netpol.LabelManagedBy: netpol.ManagedByValue}); err != nil {
+		return err
+	}
+	for i := range existing.Items {
+		if !keep[existing.Items[i].Name] {
+			if err := client.IgnoreNotFound(e.client.Delete(ctx, &existing.Items[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isolationRank(m tenancy.IsolationMode) int {
+	switch m {
+	case tenancy.IsolationStrict:
+		return 2
+	case tenancy.IsolationTenant:
+		return 1
+	}
+	return 0
+}
+
+// clusterRoleFor maps a tenant role to the built-in aggregated ClusterRole
+// that grants it inside one namespace.
+func clusterRoleFor(r tenancy.Role) string {
+	switch r {
+	case tenancy.RoleAdmin:
+		return "admin"
+	case tenancy.RoleEdit:
+		return "edit"
+	default:
+		return "view"
+	}
+}
+
+// ensureAccess makes the member RoleBindings of a namespace match the
+// tenant's effective members (inherited from ancestors).
+func (e *Engine) ensureAccess(ctx context.Context, s *snapshot, hn hostNamespace) error {
+	members, err := s.tree.EffectiveMembers(hn.Tenant)
+	if err != nil {
+		return lifecycle.Permanent(err)
+	}
+	keep := map[string]bool{}
+	for _, m := range members {
+		kind := rbacv1.UserKind
+		if m.Kind == tenancy.MemberGroup {
+			kind = rbacv1.GroupKind
+		}
+		rb := &rbacv1.RoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      memberBindingName(m.Member),
+				Namespace: hn.Name,
+				Labels:    map[string]string{LabelManagedBy: managedBy, tenancy.LabelTenant: hn.Tenant},
+				Annotations: map[string]string{
+					"tenancy.vclusterkit.io/granted-by": m.From,
+				},
+			},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRoleFor(m.Role)},
+			Subjects: []rbacv1.Subject{{Kind: kind, APIGroup: rbacv1.GroupName, Name: m.Name}},
+		}
+		keep[rb.Name] = true
+		existing := &rbacv1.RoleBinding{}
+		err := e.client.Get(ctx, client.ObjectKeyFromObject(rb), existing)
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := e.client.Create(ctx, rb); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case existing.RoleRef != rb.RoleRef:
+			// roleRef is immutable: replace the binding.
+			if err := e.client.Delete(ctx, existing); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			if err := e.client.Create(ctx, rb); err != nil {
+				return err
+			}
+		default:
+			if err := e.apply(ctx, rb); err != nil {
+				return err
+			}
+		}
+	}
+	return e.revokeAccess(ctx, hn.Name, keep)
+}
+
+// revokeAccess deletes our member RoleBindings in namespace except keep.
+func (e *Engine) revokeAccess(ctx context.Context, namespace string, keep map[string]bool) error {
+	var list rbacv1.RoleBindingList
+	if err := e.client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{LabelManagedBy: managedBy}); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		if !keep[list.Items[i].Name] {
+			if err := client.IgnoreNotFound(e.client.Delete(ctx, &list.Items[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func memberBindingName(m tenancy.Member) string {
+	return "vclusterkit-" + lowerKind(m.Kind) + "-" + dnsSafe(m.Name)
+}
+
+func lowerKind(k tenancy.MemberKind) string {
+	if k == tenancy.MemberGroup {
+		return "group"
+	}
+	return "user"
+}
+
+// deleteNamespace deletes a namespace the engine created and waits until it
+// is gone, so that quota and names are free when teardown finishes.
+func (e *Engine) deleteNamespace(ctx context.Context, name, tenant string) error {
+	ns := &corev1.Namespace{}
+	if err := e.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ns.Labels[tenancy.LabelTenant] != tenant {
+		// Not ours (or no longer): leave it alone.
+		return nil
+	}
+	if ns.DeletionTimestamp.IsZero() {
+		if err := e.client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return lifecycle.Wait(0, "waiting for namespace %s to be deleted", name)
+}
+
+// apply writes obj with server-side apply as the engine's field manager,
+// taking ownership of the fields it sets (a hand edit is put back).
+func (e *Engine) apply(ctx context.Context, obj client.Object) error {
+	gvk, err := e.client.GroupVersionKindFor(obj)
+	if err != nil {
+		return err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	obj.SetResourceVersion("")
+	obj.SetManagedFields(nil)
+	return e.client.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership) //nolint:staticcheck // SSA through Patch works for typed objects
+}
+
+func (e *Engine) deleteIfOurs(ctx context.Context, obj client.Object) error {
+	if err := e.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !ours(obj) {
+		return nil
+	}
+	return client.IgnoreNotFound(e.client.Delete(ctx, obj))
+}
+
+func ours(obj client.Object) bool {
+	l := obj.GetLabels()
+	return l[LabelManagedBy] == managedBy || l[netpol.LabelManagedBy] == netpol.ManagedByValue || l[tenancy.LabelTenant] != ""
+}
+
+// usage sums the ResourceQuota usage of every namespace in a tenant's
+// subtree.
+func (e *Engine) usage(ctx context.Context, tenant string) (corev1.ResourceList, error) {
+	var list corev1.ResourceQuotaList
+	sel := labels.SelectorFromSet(labels.Set{})
+	req, err := labels.NewRequirement(tenancy.TreeLabel(tenant), "exists", nil)
+	if err != nil {
+		return nil, err
+	}
+	sel = sel.Add(*req)
+	var nsList corev1.NamespaceList
+	if err := e.client.List(ctx, &nsList, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, err
+	}
+	out := corev1.ResourceList{}
+	for _, ns := range nsList.Items {
+		if err := e.client.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
+			return nil, err
+		}
+		for _, rq := range list.Items {
+			if rq.Name != quota.ObjectName {
+				continue
+			}
+			for k, v := range rq.Status.Used {
+				cur := out[k]
+				if cur.Format == "" {
+					cur = resource.Quantity{Format: v.Format}
+				}
+				cur.Add(v)
+				out[k] = cur
+			}
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
