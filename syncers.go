@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/client-go/rest"
+	psapi "k8s.io/pod-security-admission/api"
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/sync/resources/pods"

@@ -408,7 +408,9 @@ func (e *Engine) vcAccess(ctx context.Context, vc *vcluster.VirtualCluster) erro
 
 // MemberKubeconfigSecret names the Secret holding a member's kubeconfig for
 // a virtual cluster (in the VirtualCluster's namespace, key "config").
-func MemberKubeconfigSecret(vcName, user string) string { return vcName + "-kubeconfig-" + dnsSafe(user) }
+func MemberKubeconfigSecret(vcName, user string) string {
+	return vcName + "-kubeconfig-" + dnsSafe(user)
+}
 
 func memberKubeconfigName(vc *vcluster.VirtualCluster, user string) string {
 	return MemberKubeconfigSecret(vc.Name, user)
