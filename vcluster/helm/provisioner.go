@@ -176,12 +176,12 @@ func (p *Provisioner) check(req vcluster.Request) (string, error) {
 	if vc == nil {
 		return "", errors.New("helm: nil VirtualCluster")
 	}
-	if errs := vcluster.Validate(vc); len(errs) > 0 {
-		return "", fmt.Errorf("helm: %w", errs.ToAggregate())
-	}
 	version, err := vcluster.ResolveKubernetesVersion(vc.Spec.KubernetesVersion)
 	if err != nil {
 		return "", fmt.Errorf("spec.kubernetesVersion: %w", err)
+	}
+	if errs := vcluster.Validate(vc); len(errs) > 0 {
+		return "", fmt.Errorf("helm: %w", errs.ToAggregate())
 	}
 	store := vc.EffectiveBackingStore()
 	if err := vcluster.ValidateDSN(store, req.BackingStoreDSN); err != nil {

@@ -57,35 +57,47 @@ func (i *instance) endpoint() string {
 
 func endpointOf(st *state) string { return fmt.Sprintf("https://127.0.0.1:%d", st.Ports.APIServer) }
 
+// ErrNoPort is returned when no free loopback port can be found.
+var ErrNoPort = errors.New("no free port")
+
 // choosePorts keeps the recorded ports that are still free and picks new
-// ones for the rest.
+// ones for the rest; every port is checked free and distinct before any
+// process starts.
 func (p *Provisioner) choosePorts(st *state, externalStore bool) error {
-	pick := func(cur *int) error {
-		if *cur > 0 && portFree(*cur) {
+	used := map[int]bool{}
+	pick := func(what string, cur *int) error {
+		if *cur > 0 && !used[*cur] && portFree(*cur) {
+			used[*cur] = true
 			return nil
 		}
-		n, err := p.opts.Port()
-		if err != nil {
-			return err
+		last := 0
+		for range 5 {
+			n, err := p.opts.Port()
+			if err != nil {
+				return fmt.Errorf("%w for %s: %w", ErrNoPort, what, err)
+			}
+			if !used[n] && portFree(n) {
+				*cur, used[n] = n, true
+				return nil
+			}
+			last = n
 		}
-		*cur = n
+		return fmt.Errorf("%w for %s: port %d on 127.0.0.1 is in use (5 tries)", ErrNoPort, what, last)
+	}
+	if err := pick("kube-apiserver", &st.Ports.APIServer); err != nil {
+		return err
+	}
+	if err := pick("kube-controller-manager", &st.Ports.ControllerManager); err != nil {
+		return err
+	}
+	if externalStore {
 		return nil
 	}
-	needStore := !externalStore
-	for _, c := range []*int{&st.Ports.APIServer, &st.Ports.ControllerManager} {
-		if err := pick(c); err != nil {
-			return err
-		}
+	if err := pick("store", &st.Ports.Store); err != nil {
+		return err
 	}
-	if needStore {
-		if err := pick(&st.Ports.Store); err != nil {
-			return err
-		}
-	}
-	if st.BackingStore == vcluster.BackingStoreEtcd && needStore {
-		if err := pick(&st.Ports.StorePeer); err != nil {
-			return err
-		}
+	if st.BackingStore == vcluster.BackingStoreEtcd {
+		return pick("etcd peer", &st.Ports.StorePeer)
 	}
 	return nil
 }

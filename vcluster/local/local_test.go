@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -25,6 +27,8 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 	"github.com/vclusterkit/vclusterkit/vcluster/provisionertest"
 )
+
+func init() { ctrl.SetLogger(logr.Discard()) }
 
 func newVC(name string) *vcluster.VirtualCluster {
 	return &vcluster.VirtualCluster{
@@ -329,15 +333,33 @@ func TestStartFailuresLeaveNothing(t *testing.T) {
 		}
 		defer l.Close()
 		taken := l.Addr().(*net.TCPAddr).Port
-		p := newProvisioner(t, Options{Port: func() (int, error) { return taken, nil }, StartTimeout: 30 * time.Second})
+		p := newProvisioner(t, Options{Port: func() (int, error) { return taken, nil }})
 		vc := newVC("ports")
 		_, err = p.Provision(ctx, vcluster.Request{Cluster: vc})
+		if !errors.Is(err, ErrNoPort) || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+			t.Fatalf("error = %v, want ErrNoPort naming port %d", err, taken)
+		}
+		if left, _ := leftovers(p)(ctx, vc); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+	t.Run("component exits at start", func(t *testing.T) {
+		// An API server that fails at once (as one that loses a port race
+		// would): the error names it and carries its log; nothing is left.
+		fake := filepath.Join(t.TempDir(), "kube-apiserver")
+		if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'bind: address already in use' >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := newProvisioner(t, Options{Binaries: Binaries{KubeAPIServer: fake}})
+		vc := newVC("dies-at-start")
+		_, err := p.Provision(ctx, vcluster.Request{Cluster: vc})
 		var se *StartError
 		if !errors.As(err, &se) {
 			t.Fatalf("want a *StartError, got %v", err)
 		}
-		if se.Component != "kine" || !strings.Contains(se.Logs["kine"], "address already in use") {
-			t.Errorf("error does not name kine and its log: %v", err)
+		if se.Component != "kube-apiserver" || !strings.Contains(se.Logs["kube-apiserver"], "address already in use") ||
+			!strings.Contains(err.Error(), "--- kine log (tail) ---") {
+			t.Errorf("error does not name the component and carry the logs: %v", err)
 		}
 		if left, _ := leftovers(p)(ctx, vc); len(left) > 0 {
 			t.Errorf("left behind: %v", left)
@@ -361,7 +383,7 @@ func TestStartFailuresLeaveNothing(t *testing.T) {
 		p := newProvisioner(t, Options{Dir: file})
 		vc := newVC("disk")
 		_, err := p.Provision(ctx, vcluster.Request{Cluster: vc})
-		if err == nil || !strings.Contains(err.Error(), "creating state directory") {
+		if err == nil || !strings.Contains(err.Error(), "creating state directory root") || !strings.Contains(err.Error(), "not a directory") {
 			t.Errorf("error = %v", err)
 		}
 		if fi, err := os.Stat(file); err != nil || fi.IsDir() {
@@ -373,7 +395,7 @@ func TestStartFailuresLeaveNothing(t *testing.T) {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		p := newProvisioner(t, Options{StartTimeout: 20 * time.Second})
+		p := newProvisioner(t, Options{StartTimeout: 8 * time.Second})
 		vc := newVC("pgdown")
 		vc.Spec.BackingStore = vcluster.BackingStore{Type: vcluster.BackingStorePostgres, DSNSecretRef: &vcluster.SecretKeyRef{Name: "db", Key: "dsn"}}
 		_, err := p.Provision(ctx, vcluster.Request{Cluster: vc, BackingStoreDSN: fmt.Sprintf("postgres://kine:pw@127.0.0.1:%d/kine?sslmode=disable", port)})

@@ -125,12 +125,13 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 	if err := checkNames(vc); err != nil {
 		return vcluster.Result{}, err
 	}
-	if errs := vcluster.Validate(vc); len(errs) > 0 {
-		return vcluster.Result{}, fmt.Errorf("local: %w", errs.ToAggregate())
-	}
+	// The version first, so its error wraps ErrUnsupportedVersion.
 	version, err := vcluster.ResolveKubernetesVersion(vc.Spec.KubernetesVersion)
 	if err != nil {
 		return vcluster.Result{}, fmt.Errorf("spec.kubernetesVersion: %w", err)
+	}
+	if errs := vcluster.Validate(vc); len(errs) > 0 {
+		return vcluster.Result{}, fmt.Errorf("local: %w", errs.ToAggregate())
 	}
 	if version != binaries.KubernetesVersion {
 		return vcluster.Result{}, fmt.Errorf("spec.kubernetesVersion: %w: the local provisioner runs the binaries built by `make tools` (%s), not %s",
@@ -139,6 +140,9 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 	store := vc.EffectiveBackingStore()
 	if err := vcluster.ValidateDSN(store, req.BackingStoreDSN); err != nil {
 		return vcluster.Result{}, fmt.Errorf("spec.backingStore: %w", err)
+	}
+	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
+		return vcluster.Result{}, fmt.Errorf("local: creating state directory root: %w", err)
 	}
 	dir := p.StateDir(vc)
 	defer p.lock(dir)()
@@ -167,7 +171,7 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 		}
 		fresh = true
 	case err != nil:
-		return vcluster.Result{}, err
+		return vcluster.Result{}, fmt.Errorf("local: reading state of %s: %w", dir, err)
 	default:
 		if !st.Owner.same(ownerOf(vc)) {
 			return vcluster.Result{}, p.conflict(vc, st)
