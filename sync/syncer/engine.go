@@ -135,6 +135,7 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 		VirtualConfig: cfg,
 		Host:          host.cluster.GetClient(),
 		HostReader:    host.cluster.GetAPIReader(),
+		metrics:       m,
 		Recorder:      recorderAdapter{virtual.GetEventRecorderFor("vclusterkit-syncer-" + opts.Name)}, //nolint:staticcheck // core/v1 events show in kubectl describe on every version.
 	}
 	seen := map[string]bool{}
@@ -170,6 +171,9 @@ func (e *Engine) newKind(s Syncer) (*kind, error) {
 		return nil, fmt.Errorf("kind not in the host scheme: %w", err)
 	}
 	gvk := gvks[0]
+	if _, ok := s.(FromHost); ok {
+		return &kind{syncer: s, gvk: gvk, e: e}, nil
+	}
 	namespaced, err := apiutil.IsObjectNamespaced(obj, e.opts.Scheme, e.virtual.GetRESTMapper())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", gvk, err)
@@ -283,11 +287,17 @@ func (k *kind) setup(log logr.Logger) error {
 	}
 	k.ctrl = c
 	sc := k.e.sc
-	if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
-		return err
-	}
-	if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), handler.EnqueueRequestsFromMapFunc(k.mapHost))); err != nil {
-		return err
+	if _, ok := k.syncer.(FromHost); ok {
+		if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
+			return err
+		}
+	} else {
+		if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
+			return err
+		}
+		if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), handler.EnqueueRequestsFromMapFunc(k.mapHost))); err != nil {
+			return err
+		}
 	}
 	if w, ok := k.syncer.(Watcher); ok {
 		for _, watch := range w.Watches() {

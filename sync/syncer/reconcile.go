@@ -53,6 +53,9 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 	}()
 
 	sc := k.e.sc
+	if fh, ok := k.syncer.(FromHost); ok {
+		return k.reconcileFromHost(ctx, fh, req)
+	}
 	tr := sc.Translator
 	virtual := k.syncer.New()
 	vExists := true
@@ -319,4 +322,16 @@ func (k *kind) deleteHost(ctx context.Context, host client.Object, grace *int64)
 	ctrl.LoggerFrom(ctx).V(1).Info("deleted host copy", "host", host.GetName())
 	k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToHost, OpDelete).Inc()
 	return nil
+}
+
+func (k *kind) reconcileFromHost(ctx context.Context, fh FromHost, req reconcile.Request) (reconcile.Result, error) {
+	host := k.syncer.New()
+	if err := k.e.sc.Host.Get(ctx, req.NamespacedName, host); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, fmt.Errorf("get host: %w", err)
+		}
+		host = nil
+	}
+	r, err := fh.SyncFromHost(ctx, k.e.sc, req.NamespacedName, host)
+	return reconcile.Result{RequeueAfter: r.RequeueAfter}, err
 }

@@ -55,6 +55,18 @@ type Updater interface {
 	ToHostUpdate(ctx context.Context, sc *Context, virtual, host client.Object) (client.Object, error)
 }
 
+// FromHost is implemented by syncers whose source of truth is the host
+// (events, nodes). The engine watches New() objects on the host through the
+// shared host cache (a kind the engine does not label must be listed in
+// HostOptions.Unfiltered) and calls SyncFromHost keyed by the host object's
+// namespace and name, with host nil when it is gone. ToHost and ToVirtual
+// of such a syncer are never called, and its kind may be cluster-scoped
+// (it is never written to the host). Watcher watches map to host keys.
+type FromHost interface {
+	Syncer
+	SyncFromHost(ctx context.Context, sc *Context, key types.NamespacedName, host client.Object) (Result, error)
+}
+
 // Result asks the engine to reconcile an object again after a delay.
 type Result struct {
 	RequeueAfter time.Duration
@@ -153,6 +165,17 @@ type Context struct {
 	HostReader client.Reader
 	// Recorder records events on virtual objects.
 	Recorder EventRecorder
+
+	metrics *metrics
+}
+
+// Count records a write a syncer made itself (FromHost syncers, companion
+// objects) in vclusterkit_sync_objects_total. direction is DirectionToHost
+// or DirectionToVirtual, op OpCreate, OpUpdate or OpDelete.
+func (sc *Context) Count(kind, direction, op string) {
+	if sc.metrics != nil {
+		sc.metrics.synced.WithLabelValues(sc.Translator.VirtualCluster(), kind, direction, op).Inc()
+	}
 }
 
 // EventRecorder records an event on a virtual object.
