@@ -79,3 +79,7 @@ func TestConformance(t *testing.T) {
 	storetest.RunWithOptions(t, func(t *testing.T) tenancy.Store { return newStore(t) },
 		storetest.Options{LargeTree: 150})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) tenancy.Store { return newStore(b) })
+}

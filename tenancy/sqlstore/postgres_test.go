@@ -34,3 +34,24 @@ func TestConformancePostgres(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkPostgres(b *testing.B) {
+	ctx := context.Background()
+	pg, err := testenv.StartPostgres(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Stop()
+	storetest.Benchmark(b, func(b *testing.B) tenancy.Store {
+		dsn, err := pg.NewDatabase(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := sqlstore.Open(ctx, sqlstore.Options{Driver: sqlstore.DriverPostgres, DSN: dsn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

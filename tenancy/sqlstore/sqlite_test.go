@@ -23,3 +23,7 @@ func openSQLite(t testing.TB) *sqlstore.Store {
 func TestConformanceSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) tenancy.Store { return openSQLite(t) })
 }
+
+func BenchmarkSQLite(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) tenancy.Store { return openSQLite(b) })
+}
