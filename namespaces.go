@@ -43,7 +43,16 @@ type hostNamespace struct {
 	VirtualCluster string // set for a virtual cluster's host namespace
 	Quota          corev1.ResourceList
 	ExtraLabels    map[string]string
+	// Owner is the Space or VirtualCluster the namespace is for; the UID
+	// of the namespace it created is recorded on it (AnnotationNamespaceUID),
+	// which is how the engine knows its namespace even after someone
+	// rewrote the namespace's labels.
+	Owner client.Object
 }
+
+// AnnotationNamespaceUID on a Space or VirtualCluster records the UID of
+// the host namespace the engine created for it.
+const AnnotationNamespaceUID = "tenancy.vclusterkit.io/namespace-uid"
 
 // snapshot is a consistent view of the tenant tree for one reconcile.
 type snapshot struct {
@@ -106,7 +115,10 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	err = e.client.Get(ctx, client.ObjectKey{Name: hn.Name}, ns)
 	if apierrors.IsNotFound(err) {
 		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hn.Name, Labels: want, Annotations: pol.RequiredNamespaceAnnotations}}
-		return e.client.Create(ctx, ns)
+		if err := e.client.Create(ctx, ns); err != nil {
+			return err
+		}
+		return e.recordNamespace(ctx, hn.Owner, ns)
 	}
 	if err != nil {
 		return err
@@ -114,15 +126,11 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	if !ns.DeletionTimestamp.IsZero() {
 		return lifecycle.Wait(0, "namespace %s is still being deleted", hn.Name)
 	}
-	owner, owned := ns.Labels[tenancy.LabelTenant]
-	if !owned || owner != hn.Tenant {
-		return lifecycle.Permanent(fmt.Errorf("namespace %s exists and is not owned by tenant %s; a namespace is never adopted", hn.Name, hn.Tenant))
+	if !e.ownsNamespace(hn, ns) {
+		return lifecycle.Permanent(fmt.Errorf("namespace %s exists and was not created for this %s; a namespace is never adopted", hn.Name, ownerKind(hn)))
 	}
-	if hn.Space != "" && ns.Labels[tenancy.LabelSpace] != "" && ns.Labels[tenancy.LabelSpace] != hn.Space {
-		return lifecycle.Permanent(fmt.Errorf("namespace %s belongs to space %s", hn.Name, ns.Labels[tenancy.LabelSpace]))
-	}
-	if hn.VirtualCluster != "" && ns.Labels[vcluster.LabelVirtualCluster] != "" && ns.Labels[vcluster.LabelVirtualCluster] != hn.VirtualCluster {
-		return lifecycle.Permanent(fmt.Errorf("namespace %s is the host namespace of virtual cluster %s", hn.Name, ns.Labels[vcluster.LabelVirtualCluster]))
+	if err := e.recordNamespace(ctx, hn.Owner, ns); err != nil {
+		return err
 	}
 	patch := client.MergeFrom(ns.DeepCopy())
 	if ns.Labels == nil {
@@ -140,6 +148,49 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	}
 	maps.Copy(ns.Annotations, pol.RequiredNamespaceAnnotations)
 	return e.client.Patch(ctx, ns, patch)
+}
+
+// ownsNamespace tells whether ns is the namespace the engine made for
+// hn.Owner: its UID is the one recorded on the owner, or (when the owner has
+// none recorded yet, after a crash between creating and recording) its
+// engine labels name the owner.
+func (e *Engine) ownsNamespace(hn hostNamespace, ns *corev1.Namespace) bool {
+	if hn.Owner != nil {
+		if uid := hn.Owner.GetAnnotations()[AnnotationNamespaceUID]; uid != "" {
+			return uid == string(ns.UID)
+		}
+	}
+	l := ns.Labels
+	if l[tenancy.LabelTenant] != hn.Tenant {
+		return false
+	}
+	if hn.Space != "" {
+		return l[tenancy.LabelSpace] == hn.Space
+	}
+	return hn.VirtualCluster != "" && l[vcluster.LabelVirtualCluster] == hn.VirtualCluster
+}
+
+func ownerKind(hn hostNamespace) string {
+	if hn.Space != "" {
+		return "space"
+	}
+	return "virtual cluster"
+}
+
+// recordNamespace writes ns's UID on owner (metadata, not status: only
+// platform admins may edit Spaces and VirtualClusters).
+func (e *Engine) recordNamespace(ctx context.Context, owner client.Object, ns *corev1.Namespace) error {
+	if owner == nil || owner.GetAnnotations()[AnnotationNamespaceUID] == string(ns.UID) {
+		return nil
+	}
+	patch := client.MergeFrom(owner.DeepCopyObject().(client.Object))
+	a := owner.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[AnnotationNamespaceUID] = string(ns.UID)
+	owner.SetAnnotations(a)
+	return e.client.Patch(ctx, owner, patch)
 }
 
 func isTreeLabel(k string) bool {
@@ -331,13 +382,14 @@ func lowerKind(k tenancy.MemberKind) string {
 
 // deleteNamespace deletes a namespace the engine created and waits until it
 // is gone, so that quota and names are free when teardown finishes.
-func (e *Engine) deleteNamespace(ctx context.Context, name, tenant string) error {
+func (e *Engine) deleteNamespace(ctx context.Context, hn hostNamespace) error {
+	name := hn.Name
 	ns := &corev1.Namespace{}
 	if err := e.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	if ns.Labels[tenancy.LabelTenant] != tenant {
-		// Not ours (or no longer): leave it alone.
+	if !e.ownsNamespace(hn, ns) {
+		// Never ours: leave it alone.
 		return nil
 	}
 	if ns.DeletionTimestamp.IsZero() {

@@ -44,7 +44,7 @@ func (e *Engine) setupSpaces() error {
 		Teardown: lifecycle.Steps[*tenancy.Space]{
 			{Name: "AccessRevoked", Run: func(ctx context.Context, sp *tenancy.Space) error { return e.revokeAccess(ctx, sp.Name, nil) }},
 			{Name: "NamespaceDeleted", Run: func(ctx context.Context, sp *tenancy.Space) error {
-				return e.deleteNamespace(ctx, sp.Name, sp.Spec.Tenant)
+				return e.deleteNamespace(ctx, spaceNamespace(sp))
 			}},
 		},
 		ResyncAfter: e.resync(5 * time.Minute),
@@ -97,6 +97,10 @@ func (e *Engine) spaceStep(f func(context.Context, *snapshot, hostNamespace) err
 		if err != nil {
 			return err
 		}
-		return f(ctx, s, hostNamespace{Name: sp.Name, Tenant: sp.Spec.Tenant, Space: sp.Name, Quota: sp.Spec.Quota, ExtraLabels: sp.Spec.Labels})
+		return f(ctx, s, spaceNamespace(sp))
 	}
+}
+
+func spaceNamespace(sp *tenancy.Space) hostNamespace {
+	return hostNamespace{Name: sp.Name, Tenant: sp.Spec.Tenant, Space: sp.Name, Quota: sp.Spec.Quota, ExtraLabels: sp.Spec.Labels, Owner: sp}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -219,7 +218,7 @@ func (e *Engine) vcHostNamespace(ctx context.Context, vc *vcluster.VirtualCluste
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
-	hn := hostNamespace{Name: vc.EffectiveHostNamespace(), Tenant: vc.Spec.Tenant, VirtualCluster: vc.Name}
+	hn := vcNamespace(vc)
 	if hn.Name != vc.Namespace {
 		// A separate host namespace is the engine's to create and own.
 		if err := e.ensureNamespace(ctx, s, hn); err != nil {
@@ -531,17 +530,11 @@ func (e *Engine) vcDeleteHostNamespace(ctx context.Context, vc *vcluster.Virtual
 	if ns == vc.Namespace {
 		return nil
 	}
-	nsObj := &corev1.Namespace{}
-	if err := e.client.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	if nsObj.Labels[vcluster.LabelVirtualCluster] != vc.Name {
-		return nil
-	}
-	return e.deleteNamespace(ctx, ns, vc.Spec.Tenant)
+	return e.deleteNamespace(ctx, vcNamespace(vc))
+}
+
+func vcNamespace(vc *vcluster.VirtualCluster) hostNamespace {
+	return hostNamespace{Name: vc.EffectiveHostNamespace(), Tenant: vc.Spec.Tenant, VirtualCluster: vc.Name, Owner: vc}
 }
 
 func contains(list []string, s string) bool {

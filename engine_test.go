@@ -1,0 +1,228 @@
+package vclusterkit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	vclusterkit "github.com/vclusterkit/vclusterkit"
+	"github.com/vclusterkit/vclusterkit/lifecycle"
+	"github.com/vclusterkit/vclusterkit/quota"
+	"github.com/vclusterkit/vclusterkit/tenancy"
+)
+
+func createTenant(t *testing.T, name, parent string, mutate ...func(*tenancy.Tenant)) {
+	t.Helper()
+	tn := &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancy.TenantSpec{Parent: parent}}
+	for _, m := range mutate {
+		m(tn)
+	}
+	if err := hostC.Create(context.Background(), tn); err != nil {
+		t.Fatalf("create tenant %s: %v", name, err)
+	}
+}
+
+func createSpace(t *testing.T, name, tenant string) {
+	t.Helper()
+	sp := &tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancy.SpaceSpec{Tenant: tenant}}
+	if err := hostC.Create(context.Background(), sp); err != nil {
+		t.Fatalf("create space %s: %v", name, err)
+	}
+}
+
+func gone(ctx context.Context, obj client.Object) (bool, string) {
+	err := hostC.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if apierrors.IsNotFound(err) {
+		return true, ""
+	}
+	return false, fmt.Sprintf("%T %s still exists (err %v, deletionTimestamp %v, finalizers %v)", obj, obj.GetName(), err, obj.GetDeletionTimestamp(), obj.GetFinalizers())
+}
+
+// TestSpaceBecomesIsolatedNamespace checks everything a Space puts on the
+// host, that the engine puts tampered tenancy labels back, and that
+// deleting the space removes its namespace.
+func TestSpaceBecomesIsolatedNamespace(t *testing.T) {
+	host.LogsOnFailure(t)
+	createTenant(t, "acme", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberUser, Name: "alice", Role: tenancy.RoleAdmin}}
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}
+		tn.Spec.Policy.PodSecurity = tenancy.PodSecurityBaseline
+		tn.Spec.Policy.NetworkIsolation = tenancy.IsolationTenant
+	})
+	createTenant(t, "acme-web", "acme", func(tn *tenancy.Tenant) {
+		tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberGroup, Name: "web-devs", Role: tenancy.RoleEdit}}
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("4")}
+		tn.Spec.Policy.PodSecurity = tenancy.PodSecurityRestricted
+	})
+	createSpace(t, "acme-web-dev", "acme-web")
+
+	ns := &corev1.Namespace{}
+	eventually(t, 60*time.Second, "the space's namespace to be labelled", func(ctx context.Context) (bool, string) {
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "acme-web-dev"}, ns); err != nil {
+			return false, err.Error()
+		}
+		l := ns.Labels
+		ok := l[tenancy.LabelTenant] == "acme-web" && l[tenancy.LabelSpace] == "acme-web-dev" &&
+			l[tenancy.TreeLabel("acme")] != "" && l[tenancy.TreeLabel("acme-web")] != "" &&
+			l["pod-security.kubernetes.io/enforce"] == "restricted"
+		return ok, fmt.Sprintf("labels %v", l)
+	})
+
+	eventually(t, 30*time.Second, "RoleBindings for inherited and own members", func(ctx context.Context) (bool, string) {
+		var rbs rbacv1.RoleBindingList
+		if err := hostC.List(ctx, &rbs, client.InNamespace("acme-web-dev"), client.MatchingLabels{vclusterkit.LabelManagedBy: "vclusterkit"}); err != nil {
+			return false, err.Error()
+		}
+		got := map[string]string{}
+		for _, rb := range rbs.Items {
+			got[rb.Subjects[0].Kind+"/"+rb.Subjects[0].Name] = rb.RoleRef.Name
+		}
+		return got["User/alice"] == "admin" && got["Group/web-devs"] == "edit" && len(got) == 2, fmt.Sprintf("bindings %v", got)
+	})
+
+	rq := &corev1.ResourceQuota{}
+	eventually(t, 30*time.Second, "the ResourceQuota capped by the tightest ancestor", func(ctx context.Context) (bool, string) {
+		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "acme-web-dev", Name: quota.ObjectName}, rq); err != nil {
+			return false, err.Error()
+		}
+		pods := rq.Spec.Hard[corev1.ResourcePods]
+		return pods.Value() == 4, fmt.Sprintf("hard %v", rq.Spec.Hard)
+	})
+
+	eventually(t, 30*time.Second, "generated NetworkPolicies", func(ctx context.Context) (bool, string) {
+		var nps networkingv1.NetworkPolicyList
+		if err := hostC.List(ctx, &nps, client.InNamespace("acme-web-dev")); err != nil {
+			return false, err.Error()
+		}
+		return len(nps.Items) > 0, fmt.Sprintf("%d policies", len(nps.Items))
+	})
+
+	// A tenant tries to detach the namespace by relabelling it.
+	patch := client.MergeFrom(ns.DeepCopy())
+	ns.Labels[tenancy.LabelTenant] = "someone-else"
+	delete(ns.Labels, tenancy.TreeLabel("acme"))
+	if err := hostC.Patch(context.Background(), ns, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the engine to put the tenancy labels back", func(ctx context.Context) (bool, string) {
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "acme-web-dev"}, ns); err != nil {
+			return false, err.Error()
+		}
+		return ns.Labels[tenancy.LabelTenant] == "acme-web" && ns.Labels[tenancy.TreeLabel("acme")] != "", fmt.Sprintf("labels %v", ns.Labels)
+	})
+
+	sp := &tenancy.Space{}
+	if err := hostC.Get(context.Background(), client.ObjectKey{Name: "acme-web-dev"}, sp); err != nil {
+		t.Fatal(err)
+	}
+	if !meta.IsStatusConditionTrue(sp.Status.Conditions, lifecycle.ConditionReady) {
+		t.Errorf("space not Ready: %+v", sp.Status.Conditions)
+	}
+	if err := hostC.Delete(context.Background(), sp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "the space and its namespace to be gone", func(ctx context.Context) (bool, string) {
+		if ok, why := gone(ctx, &tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: "acme-web-dev"}}); !ok {
+			return false, why
+		}
+		return gone(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme-web-dev"}})
+	})
+}
+
+// TestForeignNamespaceIsNeverAdopted: a Space named like an existing
+// namespace that no tenant owns fails instead of taking it over.
+func TestForeignNamespaceIsNeverAdopted(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	if err := hostC.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments", Labels: map[string]string{"team": "payments"}}}); err != nil {
+		t.Fatal(err)
+	}
+	createTenant(t, "intruder", "")
+	createSpace(t, "payments", "intruder")
+	eventually(t, 30*time.Second, "the space to report the refusal", func(ctx context.Context) (bool, string) {
+		sp := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "payments"}, sp); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(sp.Status.Conditions, "NamespaceReady")
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "never adopted"), fmt.Sprintf("conditions %+v", sp.Status.Conditions)
+	})
+	ns := &corev1.Namespace{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "payments"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ns.Labels[tenancy.LabelTenant]; ok || ns.Labels["team"] != "payments" {
+		t.Fatalf("the foreign namespace was modified: %v", ns.Labels)
+	}
+	// Deleting the refused space must not delete the namespace it never owned.
+	sp := &tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: "payments"}}
+	if err := hostC.Delete(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the space to be gone", func(ctx context.Context) (bool, string) { return gone(ctx, sp) })
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "payments"}, ns); err != nil || !ns.DeletionTimestamp.IsZero() {
+		t.Fatalf("the foreign namespace was deleted with the space: err %v, deletionTimestamp %v", err, ns.DeletionTimestamp)
+	}
+}
+
+// TestTenantDeletionRefusedUnlessCascade deletes a tenant that still has a
+// child and a space: it stays, saying what is in the way, until the
+// cascade annotation is set; then the whole subtree goes.
+func TestTenantDeletionRefusedUnlessCascade(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	createTenant(t, "globex", "")
+	createTenant(t, "globex-ops", "globex")
+	createSpace(t, "globex-ops-prod", "globex-ops")
+	eventually(t, 60*time.Second, "the space namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "globex-ops-prod"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	root := &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "globex"}}
+	if err := hostC.Delete(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the refusal to be reported", func(ctx context.Context) (bool, string) {
+		if err := hostC.Get(ctx, client.ObjectKeyFromObject(root), root); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(root.Status.Conditions, "SubtreeEmpty")
+		return c != nil && strings.Contains(c.Message, "refused") && strings.Contains(c.Message, "tenant/globex-ops"), fmt.Sprintf("conditions %+v", root.Status.Conditions)
+	})
+	// Still there a while later, and so is everything below it.
+	time.Sleep(2 * time.Second)
+	for _, o := range []client.Object{&tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "globex-ops"}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "globex-ops-prod"}}} {
+		if err := hostC.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil || !o.GetDeletionTimestamp().IsZero() {
+			t.Fatalf("%s was removed although cascading was not asked for (err %v)", o.GetName(), err)
+		}
+	}
+	patch := client.MergeFrom(root.DeepCopy())
+	root.Annotations = map[string]string{vclusterkit.AnnotationCascade: "true"}
+	if err := hostC.Patch(ctx, root, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 120*time.Second, "the whole subtree to be gone", func(ctx context.Context) (bool, string) {
+		for _, o := range []client.Object{
+			&tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "globex"}},
+			&tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "globex-ops"}},
+			&tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: "globex-ops-prod"}},
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "globex-ops-prod"}},
+		} {
+			if ok, why := gone(ctx, o); !ok {
+				return false, why
+			}
+		}
+		return true, ""
+	})
+}
