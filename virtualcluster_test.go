@@ -1,0 +1,214 @@
+package vclusterkit_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	vclusterkit "github.com/vclusterkit/vclusterkit"
+	"github.com/vclusterkit/vclusterkit/lifecycle"
+	"github.com/vclusterkit/vclusterkit/sync/translate"
+	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
+)
+
+func getVC(ctx context.Context, ns, name string) (*vcluster.VirtualCluster, error) {
+	vc := &vcluster.VirtualCluster{}
+	return vc, hostC.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vc)
+}
+
+func virtualClientFromSecret(t *testing.T, ns, secret string) client.Client {
+	t.Helper()
+	kc, err := kubeconfig.FromSecret(context.Background(), hostC, vcluster.SecretRef{Name: secret, Namespace: ns})
+	if err != nil {
+		t.Fatalf("kubeconfig from secret %s/%s: %v", ns, secret, err)
+	}
+	cfg, err := kubeconfig.RESTConfig(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestVirtualClusterEndToEnd provisions a virtual cluster through the
+// engine with the local provisioner, uses it as a tenant member, sees a pod
+// synced to the host, refuses a privileged pod, sleeps and wakes it, then
+// deletes it and finds nothing left: no host namespace, no state, no pod.
+func TestVirtualClusterEndToEnd(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	createTenant(t, "initech", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberUser, Name: "peter", Role: tenancy.RoleEdit}}
+		tn.Spec.Policy.PodSecurity = tenancy.PodSecurityBaseline
+	})
+	createSpace(t, "initech", "initech")
+	vc := &vcluster.VirtualCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "dev", Namespace: "initech"},
+		Spec:       vcluster.VirtualClusterSpec{Tenant: "initech", HostNamespace: "initech-vc-dev"},
+	}
+	eventually(t, 60*time.Second, "the tenant's space namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "initech"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	if err := hostC.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "the virtual cluster to be Running", func(ctx context.Context) (bool, string) {
+		got, err := getVC(ctx, "initech", "dev")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, "SyncerReady"),
+			fmt.Sprintf("phase %s conditions %+v", got.Status.Phase, got.Status.Conditions)
+	})
+	got, _ := getVC(ctx, "initech", "dev")
+	if got.Status.KubeconfigSecret == nil || got.Status.Endpoint == "" {
+		t.Fatalf("status lacks kubeconfig secret or endpoint: %+v", got.Status)
+	}
+	hostNS := &corev1.Namespace{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "initech-vc-dev"}, hostNS); err != nil {
+		t.Fatal(err)
+	}
+	if hostNS.Labels[tenancy.LabelTenant] != "initech" || hostNS.Labels[vcluster.LabelVirtualCluster] != "dev" {
+		t.Errorf("host namespace labels = %v", hostNS.Labels)
+	}
+
+	// The member's own kubeconfig works and carries the edit role.
+	peter := virtualClientFromSecret(t, "initech", vclusterkit.MemberKubeconfigSecret("dev", "peter"))
+	if err := peter.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "default"}, Data: map[string]string{"a": "b"}}); err != nil {
+		t.Fatalf("member peter (edit) cannot create a ConfigMap in the virtual cluster: %v", err)
+	}
+	if err := peter.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "not-allowed"}}); err == nil {
+		t.Error("member peter (edit) created a namespace: edit must not be cluster-admin")
+	}
+
+	admin := virtualClientFromSecret(t, "initech", got.Status.KubeconfigSecret.Name)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}},
+			Tolerations: []corev1.Toleration{{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}},
+	}
+	if err := admin.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := translate.New("dev", "initech-vc-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostName := tr.HostName("web", "default")
+	eventually(t, 60*time.Second, "the pod to run on the host and its status to flow back", func(ctx context.Context) (bool, string) {
+		hp := &corev1.Pod{}
+		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "initech-vc-dev", Name: hostName}, hp); err != nil {
+			return false, "host pod: " + err.Error()
+		}
+		vp := &corev1.Pod{}
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(pod), vp); err != nil {
+			return false, err.Error()
+		}
+		return hp.Status.Phase == corev1.PodRunning && vp.Status.Phase == corev1.PodRunning && vp.Spec.NodeName != "",
+			fmt.Sprintf("host phase %s, virtual phase %s node %q", hp.Status.Phase, vp.Status.Phase, vp.Spec.NodeName)
+	})
+
+	// A privileged pod breaks the tenant's baseline standard: not synced.
+	priv := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "root", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "sh", Image: "registry.invalid/sh:1",
+			SecurityContext: &corev1.SecurityContext{Privileged: new(true)}}}},
+	}
+	if err := admin.Create(ctx, priv); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the privileged pod to be refused with a reason", func(ctx context.Context) (bool, string) {
+		vp := &corev1.Pod{}
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(priv), vp); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range vp.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == "PodSecurity" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("conditions %+v", vp.Status.Conditions)
+	})
+	hostPriv := tr.HostName("root", "default")
+	if err := hostC.Get(ctx, client.ObjectKey{Namespace: "initech-vc-dev", Name: hostPriv}, &corev1.Pod{}); err == nil {
+		t.Fatal("the privileged pod reached the host")
+	}
+
+	// Sleep and wake keep every object.
+	setPaused(t, true)
+	eventually(t, 60*time.Second, "the virtual cluster to sleep", func(ctx context.Context) (bool, string) {
+		got, err := getVC(ctx, "initech", "dev")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == vcluster.PhaseSleeping, fmt.Sprintf("phase %s", got.Status.Phase)
+	})
+	if err := admin.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}); err == nil {
+		t.Error("the virtual API server still answers while asleep")
+	}
+	setPaused(t, false)
+	eventually(t, 2*time.Minute, "the virtual cluster to wake", func(ctx context.Context) (bool, string) {
+		got, err := getVC(ctx, "initech", "dev")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, lifecycle.ConditionReady), fmt.Sprintf("phase %s", got.Status.Phase)
+	})
+	admin = virtualClientFromSecret(t, "initech", got.Status.KubeconfigSecret.Name)
+	cm := &corev1.ConfigMap{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, cm); err != nil || cm.Data["a"] != "b" {
+		t.Fatalf("after waking, the ConfigMap created before sleeping is gone: %v", err)
+	}
+
+	// Delete: nothing of the virtual cluster is left.
+	if err := hostC.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the virtual cluster and its host namespace to be gone", func(ctx context.Context) (bool, string) {
+		if ok, why := gone(ctx, &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "initech", Name: "dev"}}); !ok {
+			return false, why
+		}
+		return gone(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "initech-vc-dev"}})
+	})
+	if _, err := os.Stat(filepath.Join(stateDir, "initech-vc-dev", "dev")); !os.IsNotExist(err) {
+		t.Errorf("the control plane's state directory is still there (stat err %v)", err)
+	}
+	var secrets corev1.SecretList
+	if err := hostC.List(ctx, &secrets, client.InNamespace("initech")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets.Items {
+		if strings.HasPrefix(s.Name, "dev-kubeconfig") {
+			t.Errorf("kubeconfig secret %s left behind", s.Name)
+		}
+	}
+}
+
+func setPaused(t *testing.T, paused bool) {
+	t.Helper()
+	ctx := context.Background()
+	vc, err := getVC(ctx, "initech", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(vc.DeepCopy())
+	vc.Spec.Sleep = &vcluster.SleepSpec{Paused: paused}
+	if err := hostC.Patch(ctx, vc, patch); err != nil {
+		t.Fatal(err)
+	}
+}
