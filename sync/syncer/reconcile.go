@@ -199,20 +199,23 @@ func (k *kind) desired(ctx context.Context, virtual, host client.Object) (client
 	if err != nil {
 		return nil, err
 	}
-	labels := desired.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for key, v := range meta.Labels {
+	// Translated virtual labels and annotations first, then what the
+	// syncer set (it may override, say, a Service name label), then the
+	// ownership mark and origin, which nothing overrides.
+	labels := meta.Labels
+	for key, v := range desired.GetLabels() {
 		labels[key] = v
 	}
-	annotations := desired.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	for key, v := range meta.Annotations {
+	labels[translate.LabelVirtualCluster] = tr.VirtualCluster()
+	labels[translate.LabelNamespace] = virtual.GetNamespace()
+	annotations := meta.Annotations
+	for key, v := range desired.GetAnnotations() {
 		annotations[key] = v
 	}
+	annotations[translate.AnnotationName] = virtual.GetName()
+	annotations[translate.AnnotationNamespace] = virtual.GetNamespace()
+	annotations[translate.AnnotationUID] = string(virtual.GetUID())
+	annotations[translate.AnnotationKind] = k.gvk.Kind
 	desired.SetName(meta.Name)
 	desired.SetNamespace(meta.Namespace)
 	desired.SetLabels(labels)

@@ -54,6 +54,9 @@ type Options struct {
 	// host pods (kubernetes.default). Empty: pods get no override.
 	APIServerHost string
 	APIServerPort int32
+	// HostServiceAccounts runs host pods as the host copies of their
+	// service accounts (sync them with the serviceaccounts syncer).
+	HostServiceAccounts bool
 	// NodeSelector is enforced on every host pod.
 	NodeSelector map[string]string
 	// TokenExpiration default DefaultTokenExpiration.
@@ -113,6 +116,8 @@ func (s *Syncer) input(ctx context.Context, sc *syncer.Context, v *corev1.Pod) (
 		APIServerHost: s.opts.APIServerHost,
 		APIServerPort: s.opts.APIServerPort,
 		NodeSelector:  s.opts.NodeSelector,
+
+		HostServiceAccounts: s.opts.HostServiceAccounts,
 	}
 	if in.DNSServer == "" {
 		var dns corev1.Service

@@ -44,6 +44,10 @@ type TranslateInput struct {
 	// Services are the virtual Services of the pod's namespace, for the
 	// service environment variables (when enableServiceLinks is not false).
 	Services []corev1.Service
+	// HostServiceAccounts runs the host pod as the host copy of its
+	// service account (made by the serviceaccounts syncer) instead of the
+	// host namespace's default; host tokens stay unmounted either way.
+	HostServiceAccounts bool
 	// NodeSelector is enforced on the host pod (wins over the tenant's).
 	NodeSelector map[string]string
 	// Namespaces resolves a pod affinity term's namespaceSelector to the
@@ -76,6 +80,9 @@ func ToHostPod(in TranslateInput, v *corev1.Pod) (*corev1.Pod, error) {
 	}
 	h.Annotations[AnnotationServiceAccount] = sa
 	spec.ServiceAccountName = ""
+	if in.HostServiceAccounts {
+		spec.ServiceAccountName = tr.HostName(sa, ns)
+	}
 	spec.DeprecatedServiceAccount = ""
 	spec.AutomountServiceAccountToken = ptrBool(false)
 	spec.NodeName = ""
