@@ -204,3 +204,21 @@ func checkNotLoosened(fld *field.Path, before, after *Policy, oldChain []*Tenant
 func lostField(fld *field.Path, was string, oldChain []*Tenant, set func(*Policy) bool) *field.Error {
 	return field.Forbidden(fld, fmt.Sprintf("re-parenting would drop %q inherited from ancestor %q, which the moved subtree relies on", was, originOf(oldChain, set)))
 }
+
+// isZero reports whether p sets nothing (inherits everything).
+func (p *Policy) isZero() bool {
+	if p.PodSecurity != "" || p.NetworkIsolation != "" || p.SleepAfter != nil || p.MaxVirtualClusters != nil || p.MaxSpaces != nil {
+		return false
+	}
+	for _, l := range listFields {
+		if len(l.get(p)) > 0 {
+			return false
+		}
+	}
+	for _, m := range mapFields {
+		if len(m.get(p)) > 0 {
+			return false
+		}
+	}
+	return true
+}

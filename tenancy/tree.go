@@ -263,9 +263,16 @@ func (t *Tree) checkPolicies(tpath *field.Path) field.ErrorList {
 		var eff Policy
 		if d > 0 {
 			eff = effs[d-1]
-			p := tpath.Key(tn.Name).Child("spec")
-			errs = append(errs, checkPolicy(p.Child("policy"), &eff, &tn.Spec.Policy, chain)...)
-			errs = append(errs, checkQuota(p.Child("quota"), chain, tn.Spec.Quota, "ancestor")...)
+			// Paths are built only for tenants that set something: an empty
+			// policy or quota cannot loosen or exceed anything.
+			if !tn.Spec.Policy.isZero() {
+				p := tpath.Key(tn.Name).Child("spec", "policy")
+				errs = append(errs, checkPolicy(p, &eff, &tn.Spec.Policy, chain)...)
+			}
+			if len(tn.Spec.Quota) > 0 {
+				p := tpath.Key(tn.Name).Child("spec", "quota")
+				errs = append(errs, checkQuota(p, chain, tn.Spec.Quota, "ancestor")...)
+			}
 		}
 		mergePolicy(&eff, &tn.Spec.Policy)
 		chain = append(chain, tn)

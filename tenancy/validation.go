@@ -69,7 +69,10 @@ func ValidateName(fld *field.Path, name string) field.ErrorList {
 // The tree-level checks (parent exists, no cycle, depth, policy only
 // tightens, quota within the parent's) are the Validator's.
 func ValidateTenant(t *Tenant) field.ErrorList {
-	errs := ValidateName(field.NewPath("metadata", "name"), t.Name)
+	var errs field.ErrorList
+	if !isDNSLabel(t.Name) || isReserved(t.Name) {
+		errs = ValidateName(field.NewPath("metadata", "name"), t.Name)
+	}
 	spec := field.NewPath("spec")
 	if t.Spec.Parent != "" {
 		pf := spec.Child("parent")
@@ -84,8 +87,12 @@ func ValidateTenant(t *Tenant) field.ErrorList {
 	if len(t.Spec.DisplayName) > 256 {
 		errs = append(errs, field.TooLong(spec.Child("displayName"), "", 256))
 	}
-	errs = append(errs, validateMembers(spec.Child("members"), t.Spec.Members)...)
-	errs = append(errs, ValidateResourceList(spec.Child("quota"), t.Spec.Quota)...)
+	if len(t.Spec.Members) > 0 {
+		errs = append(errs, validateMembers(spec.Child("members"), t.Spec.Members)...)
+	}
+	if len(t.Spec.Quota) > 0 {
+		errs = append(errs, ValidateResourceList(spec.Child("quota"), t.Spec.Quota)...)
+	}
 	if lr := t.Spec.LimitRange; lr != nil {
 		f := spec.Child("limitRange")
 		errs = append(errs, ValidateResourceList(f.Child("default"), lr.Default)...)
@@ -93,7 +100,9 @@ func ValidateTenant(t *Tenant) field.ErrorList {
 		errs = append(errs, ValidateResourceList(f.Child("max"), lr.Max)...)
 		errs = append(errs, ValidateResourceList(f.Child("min"), lr.Min)...)
 	}
-	errs = append(errs, validatePolicy(spec.Child("policy"), &t.Spec.Policy)...)
+	if !t.Spec.Policy.isZero() {
+		errs = append(errs, validatePolicy(spec.Child("policy"), &t.Spec.Policy)...)
+	}
 	return errs
 }
 
@@ -210,7 +219,9 @@ func validatePolicy(fld *field.Path, p *Policy) field.ErrorList {
 			[]IsolationMode{IsolationNone, IsolationTenant, IsolationStrict}))
 	}
 	for _, l := range listFields {
-		errs = append(errs, validateNameList(fld.Child(l.name), l.get(p))...)
+		if len(l.get(p)) > 0 {
+			errs = append(errs, validateNameList(fld.Child(l.name), l.get(p))...)
+		}
 	}
 	errs = append(errs, metav1validation.ValidateLabels(p.NodeSelector, fld.Child("nodeSelector"))...)
 	errs = append(errs, metav1validation.ValidateLabels(p.RequiredNamespaceLabels, fld.Child("requiredNamespaceLabels"))...)
