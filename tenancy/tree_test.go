@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -324,5 +325,75 @@ func BenchmarkEffectivePolicy(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A parent's change must still hold for its existing descendants and
+// spaces: tightening past what a child sets, or shrinking a quota below a
+// child's, is refused with the descendant named.
+func TestValidateTenantUpdateSubtree(t *testing.T) {
+	tenants := []tenancy.Tenant{
+		tenant("org", "", quota("cpu", "10")),
+		tenant("team", "org", podSecurity(tenancy.PodSecurityBaseline), quota("cpu", "6")),
+		tenant("proj", "team", storageClasses("gold")),
+	}
+	spaces := []tenancy.Space{space("team-prod", "team", func(s *tenancy.Space) { s.Spec.Quota = rl("cpu", "5") })}
+	tr, err := tenancy.NewTree(tenants, spaces, tenancy.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tenancy.Validator{}
+	for _, tc := range []struct {
+		name   string
+		tenant string
+		change func(*tenancy.Tenant)
+		want   []string
+	}{
+		{"tighten pod security past a child", "org", podSecurity(tenancy.PodSecurityRestricted),
+			[]string{`spec.policy=descendant "team" would become invalid: spec.policy.podSecurity`}},
+		{"narrow classes past a grandchild", "org", storageClasses("silver"),
+			[]string{`spec.policy=descendant "proj" would become invalid: spec.policy.allowedStorageClasses[0]`}},
+		{"shrink quota below a child", "org", quota("cpu", "4"),
+			[]string{`spec.quota=descendant "team" would become invalid: spec.quota[cpu]`}},
+		{"shrink quota below a space", "team", quota("cpu", "4"),
+			[]string{`spec.quota=space "team-prod" would become invalid: spec.quota[cpu]`}},
+		{"compatible tightening", "org", podSecurity(tenancy.PodSecurityBaseline), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := tr.Tenant(tc.tenant)
+			next := old.DeepCopy()
+			tc.change(next)
+			err := v.ValidateTenantUpdate(tr, old, next)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("want allowed, got %v", err)
+				}
+				return
+			}
+			wantInvalid(t, err, tc.want...)
+		})
+	}
+}
+
+func TestPlanTenantDelete(t *testing.T) {
+	tr, err := tenancy.NewTree([]tenancy.Tenant{tenant("a", ""), tenant("b", "a"), tenant("c", "b"), tenant("d", "a")},
+		[]tenancy.Space{space("b-1", "b"), space("a-1", "a")}, tenancy.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := tenancy.PlanTenantDelete(tr, "a", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &tenancy.DeletePlan{Spaces: []string{"a-1", "b-1"}, Tenants: []string{"c", "b", "d", "a"}}
+	if d := cmp.Diff(want, plan); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	_, err = tenancy.PlanTenantDelete(tr, "a", false)
+	if !errors.Is(err, tenancy.ErrHasDependents) || !strings.Contains(err.Error(), "child tenants [b, d] and spaces [a-1]") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := tenancy.PlanTenantDelete(tr, "zz", false); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Errorf("got %v", err)
 	}
 }

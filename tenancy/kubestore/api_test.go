@@ -176,3 +176,19 @@ func TestInstallCRDs(t *testing.T) {
 		}
 	}
 }
+
+// A version older than the API server keeps history for gives ErrExpired
+// (HTTP 410), so a client lists again and watches from the list's version.
+func TestWatchExpired(t *testing.T) {
+	s := newStore(t)
+	ctx := testCtx(t)
+	ch, err := s.WatchTenants(ctx, "1")
+	if err == nil {
+		// Some servers report it as the first event instead.
+		e := <-ch
+		err = e.Err
+	}
+	if !errors.Is(err, tenancy.ErrExpired) {
+		t.Fatalf("want ErrExpired, got %v", err)
+	}
+}
