@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -274,7 +275,10 @@ func (s *Store) holdLease(lease *coordinationv1.Lease) func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// A conflict means the Lease expired and was taken: nothing to do.
-		_ = s.c.Update(ctx, released)
+		if err := s.c.Update(ctx, released); err != nil && !apierrors.IsConflict(err) {
+			ctrl.Log.WithName("kubestore").Info("releasing the tree Lease failed; it expires on its own",
+				"lease", client.ObjectKeyFromObject(released), "err", err.Error())
+		}
 		s.local.Unlock()
 	}
 }
@@ -302,7 +306,10 @@ func (s *Store) waitCached(ctx context.Context, obj client.Object, name, rv stri
 		}
 		select {
 		case <-ctx.Done():
-			return // the write happened; only the cache is slow
+			// The write happened; only the cache is slow.
+			ctrl.LoggerFrom(ctx).Info("cache did not catch up with a write", "name", name,
+				"resourceVersion", rv, "timeout", s.opts.SyncTimeout)
+			return
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

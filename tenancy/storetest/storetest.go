@@ -636,8 +636,29 @@ func (s suite) deleteCascade(t *testing.T, st tenancy.Store) {
 	if d := cmp.Diff(before, snap(t, st)); d != "" {
 		t.Errorf("refused deletes changed the store (-before +after):\n%s", d)
 	}
+	list, err := st.ListTenants(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(c)
+	defer cancel()
+	w, err := st.WatchTenants(wctx, list.ResourceVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := st.DeleteTenant(c, "org", tenancy.DeleteOptions{Cascade: true}); err != nil {
 		t.Fatal(err)
+	}
+	// Children go before their parents.
+	var order []string
+	for _, e := range s.collectTenants(t, w, 3) {
+		if e.Type != tenancy.EventDeleted {
+			t.Errorf("unexpected %s event for %s", e.Type, e.Name)
+		}
+		order = append(order, e.Name)
+	}
+	if d := cmp.Diff([]string{"proj", "team", "org"}, order); d != "" {
+		t.Errorf("cascade order (-want +got):\n%s", d)
 	}
 	after := snap(t, st)
 	want := snapshot{Tenants: map[string]string{"other": before.Tenants["other"]}, Spaces: map[string]string{"other-dev": before.Spaces["other-dev"]}}
