@@ -2,9 +2,12 @@ package vclusterkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -13,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
@@ -55,10 +59,15 @@ type hostNamespace struct {
 const AnnotationNamespaceUID = "tenancy.vclusterkit.io/namespace-uid"
 
 // snapshot is a consistent view of the tenant tree for one reconcile.
+// Tenants and spaces that are invalid (a child loosening its parent's
+// policy, a cycle, a missing parent) are left out of the tree and listed
+// in invalid with their own errors, so one bad object never stops the
+// engine from reconciling every other tenant.
 type snapshot struct {
 	tenants []tenancy.Tenant
 	spaces  []tenancy.Space
 	tree    *tenancy.Tree
+	invalid map[string]error // "tenant/<name>" or "space/<name>"
 }
 
 func (e *Engine) snapshot(ctx context.Context) (*snapshot, error) {
@@ -70,11 +79,46 @@ func (e *Engine) snapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing spaces: %w", err)
 	}
-	tree, err := tenancy.NewTree(tl.Items, sl.Items, tenancy.TreeOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("tenant tree: %w", err)
+	s := &snapshot{tenants: tl.Items, spaces: sl.Items, invalid: map[string]error{}}
+	for {
+		s.tree, err = tenancy.NewTree(s.tenants, s.spaces, tenancy.TreeOptions{})
+		if err == nil {
+			return s, nil
+		}
+		var inv *tenancy.InvalidError
+		if !errors.As(err, &inv) {
+			return nil, fmt.Errorf("tenant tree: %w", err)
+		}
+		bad := map[string]field.ErrorList{}
+		for _, fe := range inv.Errs {
+			if key := offender(fe.Field); key != "" {
+				bad[key] = append(bad[key], fe)
+			}
+		}
+		if len(bad) == 0 {
+			return nil, fmt.Errorf("tenant tree: %w", err)
+		}
+		for key, errs := range bad {
+			s.invalid[key] = errs.ToAggregate()
+		}
+		// Without the offenders; their children then miss a parent and
+		// are left out on the next round, with that as their reason.
+		s.tenants = slices.DeleteFunc(slices.Clone(s.tenants), func(t tenancy.Tenant) bool { return bad["tenant/"+t.Name] != nil })
+		s.spaces = slices.DeleteFunc(slices.Clone(s.spaces), func(sp tenancy.Space) bool { return bad["space/"+sp.Name] != nil })
 	}
-	return &snapshot{tenants: tl.Items, spaces: sl.Items, tree: tree}, nil
+}
+
+// offender turns a tree validation path ("tenants[x].spec.parent") into
+// "tenant/x".
+func offender(path string) string {
+	for _, kind := range []string{"tenants", "spaces"} {
+		if rest, ok := strings.CutPrefix(path, kind+"["); ok {
+			if name, _, ok := strings.Cut(rest, "]"); ok {
+				return strings.TrimSuffix(kind, "s") + "/" + name
+			}
+		}
+	}
+	return ""
 }
 
 // engineLabels are the labels that carry tenancy on a host namespace. A

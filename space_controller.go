@@ -84,6 +84,9 @@ func (e *Engine) spaceTenantReady(ctx context.Context, sp *tenancy.Space) error 
 	if err != nil {
 		return err
 	}
+	if err := s.invalid["space/"+sp.Name]; err != nil {
+		return lifecycle.Permanent(err)
+	}
 	if !s.tree.Has(sp.Spec.Tenant) {
 		return lifecycle.Wait(5*time.Second, "tenant %q does not exist", sp.Spec.Tenant)
 	}

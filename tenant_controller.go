@@ -96,7 +96,13 @@ func (e *Engine) ancestorRequests(ctx context.Context, tenant string) []reconcil
 func (e *Engine) tenantPolicyValid(ctx context.Context, t *tenancy.Tenant) error {
 	s, err := e.snapshot(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.invalid["tenant/"+t.Name]; err != nil {
 		return lifecycle.Permanent(err)
+	}
+	if !s.tree.Has(t.Name) {
+		return lifecycle.Permanent(fmt.Errorf("tenant %s is not part of a valid tree (its parent %q is missing or invalid)", t.Name, t.Spec.Parent))
 	}
 	if _, err := s.tree.EffectivePolicy(t.Name); err != nil {
 		return lifecycle.Permanent(err)
