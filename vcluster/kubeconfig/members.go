@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -79,6 +81,9 @@ func BindMembers(ctx context.Context, c BindingBuilder, members []tenancy.Member
 			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: kind, Name: m.Name}},
 		}
 	}
+	if err := waitRoles(ctx, c, want); err != nil {
+		return err
+	}
 	var have rbacv1.ClusterRoleBindingList
 	if err := c.List(ctx, &have, client.MatchingLabels{LabelMemberBinding: "true"}); err != nil {
 		return fmt.Errorf("listing member bindings: %w", err)
@@ -108,6 +113,41 @@ func BindMembers(ctx context.Context, c BindingBuilder, members []tenancy.Member
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RoleWait bounds how long BindMembers waits for the aggregated roles.
+const RoleWait = 2 * time.Minute
+
+// waitRoles waits until every ClusterRole the bindings refer to exists and
+// has rules. edit and view are aggregated by kube-controller-manager a few
+// seconds after a fresh control plane answers; binding a member to them
+// before that would leave the member without rights for a while.
+func waitRoles(ctx context.Context, c client.Reader, want map[string]*rbacv1.ClusterRoleBinding) error {
+	roles := map[string]bool{}
+	for _, b := range want {
+		roles[b.RoleRef.Name] = true
+	}
+	ctx, cancel := context.WithTimeout(ctx, RoleWait)
+	defer cancel()
+	for role := range roles {
+		var last error
+		err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			var cr rbacv1.ClusterRole
+			if err := c.Get(ctx, client.ObjectKey{Name: role}, &cr); err != nil {
+				last = err
+				return false, nil
+			}
+			if len(cr.Rules) == 0 {
+				last = fmt.Errorf("ClusterRole %s has no rules yet (aggregated by kube-controller-manager)", role)
+				return false, nil
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for ClusterRole %s: %w (last: %v)", role, err, last)
+		}
+	}
+	return nil
 }
 
 // ForMember returns a kubeconfig for a User member of the tenant, issued by

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +103,10 @@ func (p *Provisioner) choosePorts(st *state, externalStore bool) error {
 
 // start runs the components of the control plane in dir and waits until
 // each is ready. On failure every started process is stopped again.
-func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *instance, err error) {
+func (p *Provisioner) start(ctx context.Context, dir string, st *state, report func(step, msg string)) (_ *instance, err error) {
+	if report == nil {
+		report = func(string, string) {}
+	}
 	killStale(st.PIDs, dir)
 	st.PIDs = nil
 	apiBin, err := p.opts.binary(binaries.KubeAPIServer)
@@ -171,6 +173,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *inst
 		}); err != nil {
 			return nil, err
 		}
+		report("etcd", "ready")
 	case st.BackingStore == vcluster.BackingStoreEtcd:
 		// external etcd: nothing to run
 	default:
@@ -192,6 +195,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *inst
 		if err := waitReady(ctx, inst, "kine", func(ctx context.Context) error { return tcpOpen(ctx, addr) }); err != nil {
 			return nil, err
 		}
+		report("kine", "ready")
 	}
 
 	pk := filepath.Join(dir, pkiDir)
@@ -221,12 +225,16 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *inst
 	if err != nil {
 		return nil, err
 	}
+
+	// The controller manager starts once the API server listens (it waits
+	// only 10 seconds for /healthz itself), so its start-up overlaps the
+	// rest of the API server's.
 	if err := waitReady(ctx, inst, "kube-apiserver", func(ctx context.Context) error {
-		return httpOK(ctx, apiClient, inst.endpoint()+"/readyz")
+		return tcpOpen(ctx, fmt.Sprintf("127.0.0.1:%d", st.Ports.APIServer))
 	}); err != nil {
 		return nil, err
 	}
-
+	report("kube-apiserver", "listening")
 	if err := p.run(inst, "kube-controller-manager", kcmBin, []string{
 		"--kubeconfig=" + filepath.Join(dir, kcmKC),
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(st.Ports.ControllerManager),
@@ -236,23 +244,23 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state) (_ *inst
 		"--cluster-signing-cert-file=" + filepath.Join(pk, "ca.crt"),
 		"--cluster-signing-key-file=" + filepath.Join(pk, "ca.key"),
 		"--use-service-account-credentials=true",
+		"--controllers=" + strings.Join(p.opts.Controllers, ","),
 	}); err != nil {
 		return nil, err
 	}
+	if err := waitReady(ctx, inst, "kube-apiserver", func(ctx context.Context) error {
+		return httpOK(ctx, apiClient, inst.endpoint()+"/readyz")
+	}); err != nil {
+		return nil, err
+	}
+	report("kube-apiserver", "ready")
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // only /healthz of a local child
 	if err := waitReady(ctx, inst, "kube-controller-manager", func(ctx context.Context) error {
 		return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", st.Ports.ControllerManager))
 	}); err != nil {
 		return nil, err
 	}
-	// The edit and view roles tenant members are bound to are aggregated by
-	// the controller manager; until it has filled them a viewer is refused.
-	if err := waitReady(ctx, inst, "kube-controller-manager", func(ctx context.Context) error {
-		return rolesAggregated(ctx, apiClient, inst.endpoint())
-	}); err != nil {
-		return nil, err
-	}
-
+	report("kube-controller-manager", "ready")
 	return inst, nil
 }
 
@@ -318,7 +326,7 @@ func waitReady(ctx context.Context, inst *instance, component string, check func
 		select {
 		case <-ctx.Done():
 			return &StartError{Component: component, Err: fmt.Errorf("%w (last check: %v)", ctx.Err(), last)}
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -345,33 +353,6 @@ func httpOK(ctx context.Context, c *http.Client, url string) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return nil
-}
-
-// rolesAggregated checks that the aggregated ClusterRoles edit and view
-// have rules.
-func rolesAggregated(ctx context.Context, c *http.Client, endpoint string) error {
-	for _, role := range []string{"edit", "view"} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/apis/rbac.authorization.k8s.io/v1/clusterroles/"+role, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		var cr struct {
-			Rules []json.RawMessage `json:"rules"`
-		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&cr)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("reading ClusterRole %s: %s %v", role, resp.Status, err)
-		}
-		if len(cr.Rules) == 0 {
-			return fmt.Errorf("ClusterRole %s not aggregated yet", role)
-		}
 	}
 	return nil
 }

@@ -32,11 +32,35 @@ type Options struct {
 	// Port returns a free TCP port on 127.0.0.1; nil asks the kernel.
 	// Tests use it to inject a port that is taken.
 	Port func() (int, error)
+	// Controllers is kube-controller-manager's --controllers list; empty
+	// means DefaultControllers.
+	Controllers []string
 	// OnComponentExit, when set, is called (from a goroutine) when a
 	// component of a running control plane exits without being stopped, so
 	// a controller can requeue the VirtualCluster at once instead of waiting
 	// for its next Health poll.
 	OnComponentExit func(hostNamespace, name, component string, err error)
+}
+
+// DefaultControllers are the kube-controller-manager controllers a virtual
+// cluster runs: what workloads, namespaces, service accounts, garbage
+// collection, quota and RBAC aggregation need. Node, volume-attachment,
+// IPAM, cloud and bootstrap-token controllers are left out: a virtual
+// cluster has no nodes or volumes of its own (the host has them), and
+// fewer controllers make it ready sooner and smaller.
+func DefaultControllers() []string {
+	return []string{
+		"serviceaccount-token-controller", "serviceaccount-controller", "root-ca-certificate-publisher-controller",
+		"legacy-serviceaccount-token-cleaner-controller", "namespace-controller", "garbage-collector-controller",
+		"resourcequota-controller", "clusterrole-aggregation-controller",
+		"deployment-controller", "replicaset-controller", "replicationcontroller-controller", "statefulset-controller",
+		"daemonset-controller", "job-controller", "cronjob-controller", "ttl-after-finished-controller",
+		"disruption-controller", "pod-garbage-collector-controller",
+		"endpoints-controller", "endpointslice-controller", "endpointslice-mirroring-controller", "service-cidr-controller",
+		"persistentvolumeclaim-protection-controller",
+		"certificatesigningrequest-signing-controller", "certificatesigningrequest-approving-controller",
+		"certificatesigningrequest-cleaner-controller",
+	}
 }
 
 // Binaries are paths of the component binaries.
@@ -65,6 +89,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.LogTailLines <= 0 {
 		o.LogTailLines = 25
+	}
+	if len(o.Controllers) == 0 {
+		o.Controllers = DefaultControllers()
 	}
 	if o.Port == nil {
 		o.Port = freePort

@@ -189,7 +189,7 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 		}
 	}
 	req.Report("start", "starting "+string(store)+" store, kube-apiserver and kube-controller-manager")
-	inst, err := p.start(ctx, dir, st)
+	inst, err := p.start(ctx, dir, st, req.Report)
 	if err != nil {
 		if fresh {
 			p.removeDir(dir)
@@ -407,7 +407,7 @@ func (p *Provisioner) Resume(ctx context.Context, vc *vcluster.VirtualCluster) e
 	if err := writeState(dir, st); err != nil {
 		return err
 	}
-	inst, err := p.start(ctx, dir, st)
+	inst, err := p.start(ctx, dir, st, nil)
 	if err != nil {
 		return err
 	}
