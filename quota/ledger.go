@@ -415,6 +415,60 @@ func (l *Ledger) check(n *node, amounts []amount) *ExceededError {
 	return nil
 }
 
+// Check answers whether requested would be admitted under node now, without reserving
+// anything (for dry runs). The answer may change before a later Admit.
+func (l *Ledger) Check(nodeName string, requested corev1.ResourceList) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.nodes[nodeName]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	amounts, err := l.amounts(requested)
+	if err != nil {
+		return err
+	}
+	if ex := l.check(n, amounts); ex != nil {
+		return ex
+	}
+	return nil
+}
+
+// Observe records that an object exists: its reservation is committed, or, when it was
+// never admitted through this ledger (it predates the ledger, or the ledger restarted),
+// it is charged as committed usage without a limit check — it exists, and the limit then
+// holds for what comes next. Observing an object again is a no-op.
+func (l *Ledger) Observe(o Object) error {
+	if o.UID == "" {
+		return fmt.Errorf("%w: uid is required", ErrInvalidRequest)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.entries[o.UID]; ok {
+		if !e.committed {
+			for _, a := range e.amounts {
+				e.node.charge(a, false, -1)
+				e.node.charge(a, true, 1)
+			}
+			e.committed = true
+		}
+		return nil
+	}
+	n, ok := l.nodes[o.Node]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, o.Node)
+	}
+	amounts, err := l.amounts(o.Resources)
+	if err != nil {
+		return err
+	}
+	for _, a := range amounts {
+		n.charge(a, true, 1)
+	}
+	l.entries[o.UID] = &entry{node: n, amounts: amounts, committed: true}
+	return nil
+}
+
 // Commit turns the reservation of uid into usage: the object now exists. Committing an
 // already committed UID is a no-op.
 func (l *Ledger) Commit(uid types.UID) error {

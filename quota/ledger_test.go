@@ -329,3 +329,37 @@ func TestEffectiveLimits(t *testing.T) {
 	got, _ = l.EffectiveLimits("data")
 	cmpRL(t, "data limits", rl("cpu", "10", "count/pods", "5"), got)
 }
+
+func TestCheckAndObserve(t *testing.T) {
+	ctx := context.Background()
+	l := testLedger(t, LedgerOptions{})
+	if err := l.Check("web", rl("cpu", "5")); !errors.Is(err, ErrQuotaExceeded) {
+		t.Errorf("check over the limit: %v", err)
+	}
+	if err := l.Check("web", rl("cpu", "4")); err != nil {
+		t.Errorf("check within the limit: %v", err)
+	}
+	if u := usageOf(t, l, "web"); len(u.Reserved) != 0 {
+		t.Errorf("check reserved: %v", u.Reserved)
+	}
+	// An admitted pod is observed: committed once, however often observed.
+	if err := l.Admit(ctx, "a", "web", rl("cpu", "1")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := l.Observe(Object{UID: "a", Node: "web", Resources: rl("cpu", "1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A pod that predates the ledger is charged even over the limit: it exists.
+	if err := l.Observe(Object{UID: "old", Node: "web", Resources: rl("cpu", "4")}); err != nil {
+		t.Fatal(err)
+	}
+	cmpRL(t, "web used", rl("cpu", "5"), usageOf(t, l, "web").Subtree)
+	if err := l.Admit(ctx, "b", "web", rl("cpu", "100m")); !errors.Is(err, ErrQuotaExceeded) {
+		t.Errorf("admitted while over the limit: %v", err)
+	}
+	if err := l.Observe(Object{UID: "x", Node: "nobody"}); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("observe unknown node: %v", err)
+	}
+}

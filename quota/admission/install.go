@@ -1,0 +1,88 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vclusterkit/vclusterkit/tenancy"
+)
+
+// InstallOptions describe the ValidatingWebhookConfiguration Install writes.
+type InstallOptions struct {
+	// Name of the configuration and of its webhook prefix; default "vclusterkit-quota".
+	Name string
+	// URL of the webhook (Server.URL), or Service when it runs behind a Service; exactly
+	// one is required.
+	URL     string
+	Service *admissionregistrationv1.ServiceReference
+	// CABundle is the PEM CA that signed the serving certificate (Certs.CAPEM); required.
+	CABundle []byte
+	// NamespaceSelector chooses the namespaces whose pods are checked; default: those
+	// labelled with tenancy.LabelTenant.
+	NamespaceSelector *metav1.LabelSelector
+	// TimeoutSeconds; default 10.
+	TimeoutSeconds int32
+}
+
+// Install creates or updates the ValidatingWebhookConfiguration for pod creates. The
+// failure policy is Fail: when the webhook cannot be reached, pods are refused rather
+// than admitted without a quota check. Side effects are NoneOnDryRun: a dry run checks
+// without reserving.
+func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	if (opts.URL == "") == (opts.Service == nil) {
+		return nil, errors.New("admission: install: exactly one of InstallOptions.URL and InstallOptions.Service is required")
+	}
+	if len(opts.CABundle) == 0 {
+		return nil, errors.New("admission: install: InstallOptions.CABundle is required")
+	}
+	if opts.Name == "" {
+		opts.Name = "vclusterkit-quota"
+	}
+	if opts.TimeoutSeconds == 0 {
+		opts.TimeoutSeconds = 10
+	}
+	sel := opts.NamespaceSelector
+	if sel == nil {
+		sel = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: tenancy.LabelTenant, Operator: metav1.LabelSelectorOpExists}}}
+	}
+	fail := admissionregistrationv1.Fail
+	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
+	scope := admissionregistrationv1.NamespacedScope
+	equivalent := admissionregistrationv1.Equivalent
+	cc := admissionregistrationv1.WebhookClientConfig{CABundle: opts.CABundle}
+	if opts.URL != "" {
+		u := opts.URL
+		cc.URL = &u
+	} else {
+		cc.Service = opts.Service.DeepCopy()
+	}
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: opts.Name}}
+	_, err := controllerutil.CreateOrUpdate(ctx, c, cfg, func() error {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels["app.kubernetes.io/managed-by"] = "vclusterkit"
+		cfg.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    opts.Name + ".quota.vclusterkit.io",
+			ClientConfig:            cc,
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: &scope}}},
+			FailurePolicy:           &fail,
+			MatchPolicy:             &equivalent,
+			SideEffects:             &sideEffects,
+			NamespaceSelector:       sel.DeepCopy(),
+			TimeoutSeconds:          &opts.TimeoutSeconds,
+			AdmissionReviewVersions: []string{"v1"},
+		}}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admission: install %s: %w", opts.Name, err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,221 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/vclusterkit/vclusterkit/quota"
+	"github.com/vclusterkit/vclusterkit/tenancy"
+)
+
+// Path is where the webhook serves pod admission reviews.
+const Path = "/validate-pods"
+
+// Namespace is what the webhook needs to know about a host namespace.
+type Namespace struct {
+	// Node is the ledger node the namespace's objects are charged to; empty means the
+	// namespace is not managed and its pods are not checked.
+	Node string
+	// Defaults are the LimitRange defaults in force in the namespace (may be nil).
+	Defaults *tenancy.LimitRangeDefaults
+}
+
+// Resolver maps a host namespace to its ledger node.
+type Resolver interface {
+	Resolve(ctx context.Context, namespace string) (Namespace, error)
+}
+
+// ResolverFunc adapts a function to Resolver.
+type ResolverFunc func(ctx context.Context, namespace string) (Namespace, error)
+
+// Resolve implements Resolver.
+func (f ResolverFunc) Resolve(ctx context.Context, namespace string) (Namespace, error) {
+	return f(ctx, namespace)
+}
+
+// LabelResolver resolves a namespace by reading it and taking its tenancy.LabelTenant
+// label as the ledger node. That label is engine-owned, so a tenant cannot move its usage
+// to another node by relabelling.
+type LabelResolver struct {
+	Reader client.Reader
+	// Defaults returns the LimitRange defaults of a tenant; optional.
+	Defaults func(tenant string) *tenancy.LimitRangeDefaults
+}
+
+// Resolve implements Resolver.
+func (r LabelResolver) Resolve(ctx context.Context, namespace string) (Namespace, error) {
+	var ns corev1.Namespace
+	if err := r.Reader.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+		return Namespace{}, fmt.Errorf("namespace %s: %w", namespace, err)
+	}
+	tenant := ns.Labels[tenancy.LabelTenant]
+	out := Namespace{Node: tenant}
+	if tenant != "" && r.Defaults != nil {
+		out.Defaults = r.Defaults(tenant)
+	}
+	return out, nil
+}
+
+// Webhook admits pod creates against a quota ledger. It is fail closed: any error —
+// an unknown namespace, a request it cannot decode, a pod without UID — is a denial.
+// Safe for concurrent use.
+type Webhook struct {
+	Ledger   *quota.Ledger
+	Resolver Resolver
+	// KeyFor is the ledger key of a pod; default its UID. The syncer reserves a host
+	// pod in process (Ledger.Admit) before creating it, under the UID of the virtual
+	// pod; a KeyFor that reads that UID from the host pod's annotations makes the
+	// webhook find the same reservation (Admit is idempotent per key) instead of
+	// charging twice. Use the same function in Tracker.
+	KeyFor func(*corev1.Pod) types.UID
+}
+
+func keyFor(f func(*corev1.Pod) types.UID, pod *corev1.Pod) types.UID {
+	if f != nil {
+		if k := f(pod); k != "" {
+			return k
+		}
+	}
+	return pod.UID
+}
+
+// ServeHTTP implements http.Handler for admission.k8s.io/v1 AdmissionReview.
+func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(rw, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
+		http.Error(rw, "body is not an admission.k8s.io/v1 AdmissionReview with a request", http.StatusBadRequest)
+		return
+	}
+	resp := w.Review(r.Context(), review.Request)
+	resp.UID = review.Request.UID
+	out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp}
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(out)
+}
+
+// Review decides one admission request.
+func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	log := ctrl.LoggerFrom(ctx).WithValues("namespace", req.Namespace, "name", req.Name)
+	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
+		return allow()
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+		return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode pod: %v", err))
+	}
+	ns, err := w.Resolver.Resolve(ctx, req.Namespace)
+	if err != nil {
+		log.Error(err, "resolving namespace")
+		return deny(http.StatusInternalServerError, fmt.Sprintf("quota: cannot resolve namespace %s: %v", req.Namespace, err))
+	}
+	if ns.Node == "" {
+		return allow()
+	}
+	usage := quota.PodUsage(&pod, ns.Defaults)
+	if req.DryRun != nil && *req.DryRun {
+		err = w.Ledger.Check(ns.Node, usage)
+	} else {
+		key := keyFor(w.KeyFor, &pod)
+		if key == "" {
+			return deny(http.StatusBadRequest, "quota: pod has no uid")
+		}
+		err = w.Ledger.Admit(ctx, key, ns.Node, usage)
+	}
+	if err != nil {
+		if errors.Is(err, quota.ErrQuotaExceeded) {
+			return deny(http.StatusForbidden, err.Error())
+		}
+		log.Error(err, "quota admission")
+		return deny(http.StatusInternalServerError, "quota: "+err.Error())
+	}
+	return allow()
+}
+
+func allow() *admissionv1.AdmissionResponse { return &admissionv1.AdmissionResponse{Allowed: true} }
+
+func deny(code int32, msg string) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
+		Status: metav1.StatusFailure, Code: code, Message: msg, Reason: metav1.StatusReasonForbidden,
+	}}
+}
+
+// ServerOptions configure Serve.
+type ServerOptions struct {
+	// Addr to listen on; default 127.0.0.1:0 (a free loopback port).
+	Addr string
+	// Certs to serve with; required.
+	Certs *Certs
+}
+
+// Server is a running webhook server.
+type Server struct {
+	// URL is the webhook's address, for InstallOptions.URL.
+	URL  string
+	srv  *http.Server
+	done chan error
+}
+
+// Serve starts serving h over TLS at Path and returns once it listens. It stops when ctx
+// ends or Close is called.
+func Serve(ctx context.Context, h http.Handler, opts ServerOptions) (*Server, error) {
+	if opts.Certs == nil {
+		return nil, errors.New("admission: ServerOptions.Certs is required")
+	}
+	tlsConfig, err := opts.Certs.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admission: listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path, h)
+	s := &Server{
+		URL:  "https://" + ln.Addr().String() + Path,
+		srv:  &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second},
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- s.srv.ServeTLS(ln, "", "") }()
+	go func() {
+		<-ctx.Done()
+		_ = s.srv.Close()
+	}()
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	if e := <-s.done; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
