@@ -59,6 +59,9 @@ func (e *InvalidError) Error() string {
 	for i, fe := range e.Errs {
 		msgs[i] = fe.Error()
 	}
+	if e.Name == "" {
+		return fmt.Sprintf("%s is invalid: %s", e.Kind, strings.Join(msgs, "; "))
+	}
 	return fmt.Sprintf("%s %q is invalid: %s", e.Kind, e.Name, strings.Join(msgs, "; "))
 }
 

@@ -88,13 +88,13 @@ func NewTree(tenants []Tenant, spaces []Space, opts TreeOptions) (*Tree, error) 
 	}
 	errs = append(errs, t.computeDepths(tpath)...)
 	if len(errs) > 0 {
-		return nil, NewInvalidError("Tree", "", errs)
+		return nil, NewInvalidError("tree", "", errs)
 	}
 	t.link()
 	t.indexSpaces(spaces, &errs)
 	errs = append(errs, t.checkPolicies(tpath)...)
 	if len(errs) > 0 {
-		return nil, NewInvalidError("Tree", "", errs)
+		return nil, NewInvalidError("tree", "", errs)
 	}
 	return t, nil
 }

@@ -106,11 +106,10 @@ func StartPostgres(ctx context.Context) (_ *Postgres, err error) {
 		}
 		p.done = make(chan struct{})
 		go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.done)
-		if p.reaper == nil {
-			p.reaper, err = startReaper(reap{pids: []int{p.cmd.Process.Pid}, dirs: []string{dir}})
-			if err != nil {
-				return nil, err
-			}
+		p.reaper.stop() // a previous attempt's, if any
+		p.reaper, err = startReaper(reap{pids: []int{p.cmd.Process.Pid}, dirs: []string{dir}})
+		if err != nil {
+			return nil, err
 		}
 		err = p.waitReady(ctx)
 		if err == nil {
