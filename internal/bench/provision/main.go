@@ -37,8 +37,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
@@ -51,6 +53,7 @@ func main() {
 	n := flag.Int("n", 5, "number of virtual clusters (and bare API servers)")
 	idle := flag.Duration("idle", 15*time.Second, "how long the virtual clusters idle before RSS is read")
 	flag.Parse()
+	ctrl.SetLogger(logr.Discard())
 	if err := run(*n, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		os.Exit(1)
