@@ -55,9 +55,11 @@ func hashOf(obj client.Object) (string, error) {
 	return hex.EncodeToString(sum[:16]), nil
 }
 
-// stampHash sets AnnotationDesiredHash on desired.
-func stampHash(desired client.Object) error {
-	h, err := hashOf(desired)
+// stampHash sets AnnotationDesiredHash on desired: the hash of source,
+// which is desired itself, or the virtual object for Updater kinds (whose
+// desired object is derived from the host copy and would change with it).
+func stampHash(desired, source client.Object) error {
+	h, err := hashOf(source)
 	if err != nil {
 		return fmt.Errorf("hash desired object: %w", err)
 	}
@@ -70,14 +72,21 @@ func stampHash(desired client.Object) error {
 	return nil
 }
 
+func (k *kind) hashSource(virtual, desired client.Object) client.Object {
+	if _, ok := k.syncer.(Updater); ok {
+		return virtual
+	}
+	return desired
+}
+
 // update brings host to desired with a server-side apply by the engine's
 // field manager, forced: fields the engine set are put back when edited by
 // hand, fields the engine stopped setting are removed, fields set by
 // anybody else (host controllers, admission) are kept — a three-way merge
 // done by the API server. Nothing is written when host already holds
 // everything desired asks for.
-func (k *kind) update(ctx context.Context, desired, host client.Object) (client.Object, error) {
-	if err := stampHash(desired); err != nil {
+func (k *kind) update(ctx context.Context, virtual, desired, host client.Object) (client.Object, error) {
+	if err := stampHash(desired, k.hashSource(virtual, desired)); err != nil {
 		return nil, err
 	}
 	want, err := prune(desired)
@@ -117,6 +126,7 @@ func (k *kind) update(ctx context.Context, desired, host client.Object) (client.
 	if err := sc.Host.Patch(ctx, obj, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return nil, fmt.Errorf("apply host %s: %w", host.GetName(), err)
 	}
+	k.written.Store(obj.GetName(), obj.GetResourceVersion())
 	k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToHost, OpUpdate).Inc()
 	return obj, nil
 }

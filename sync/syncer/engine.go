@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -79,6 +80,10 @@ type kind struct {
 	ctrl   controller.Controller
 	queue  workqueue.TypedRateLimitingInterface[reconcile.Request]
 	e      *Engine
+	// written maps host object names to the resourceVersion of the
+	// engine's own last write, so the watch event of that write does not
+	// cost another reconcile.
+	written sync.Map
 }
 
 // New returns an Engine for the virtual cluster reachable through
@@ -295,7 +300,7 @@ func (k *kind) setup(log logr.Logger) error {
 		if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
 			return err
 		}
-		if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), handler.EnqueueRequestsFromMapFunc(k.mapHost))); err != nil {
+		if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), k.hostHandler())); err != nil {
 			return err
 		}
 	}
@@ -318,6 +323,39 @@ func (k *kind) setup(log logr.Logger) error {
 		}
 	}
 	return nil
+}
+
+// hostHandler enqueues the virtual twin of a changed host object, except
+// for the echo of the engine's own last write to it.
+func (k *kind) hostHandler() handler.EventHandler {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, r := range k.mapHost(ctx, obj) {
+			q.Add(r)
+		}
+	}
+	own := func(obj client.Object) bool {
+		rv, ok := k.written.Load(obj.GetName())
+		return ok && rv == obj.GetResourceVersion()
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if !own(e.Object) {
+				enqueue(ctx, e.Object, q)
+			}
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if !own(e.ObjectNew) {
+				enqueue(ctx, e.ObjectNew, q)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			k.written.Delete(e.Object.GetName())
+			enqueue(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
 }
 
 // mapHost maps a host object to the virtual object it comes from, when it

@@ -158,7 +158,7 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		}
 		host = created
 	} else {
-		updated, err := k.update(ctx, desired, host)
+		updated, err := k.update(ctx, virtual, desired, host)
 		if err != nil {
 			return reconcile.Result{}, err
 		}
@@ -237,12 +237,13 @@ func (k *kind) desired(ctx context.Context, virtual, host client.Object) (client
 // be done now.
 func (k *kind) create(ctx context.Context, virtual, desired client.Object) (client.Object, error) {
 	sc := k.e.sc
-	if err := stampHash(desired); err != nil {
+	if err := stampHash(desired, k.hashSource(virtual, desired)); err != nil {
 		return nil, err
 	}
 	obj := desired.DeepCopyObject().(client.Object)
 	err := sc.Host.Create(ctx, obj, client.FieldOwner(FieldManager))
 	if err == nil {
+		k.written.Store(obj.GetName(), obj.GetResourceVersion())
 		k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToHost, OpCreate).Inc()
 		return obj, nil
 	}

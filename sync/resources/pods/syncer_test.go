@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	psapi "k8s.io/pod-security-admission/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -114,13 +115,16 @@ func TestPodRoundTrip(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Host.Get(ctx, client.ObjectKeyFromObject(h), h); err != nil {
-		t.Fatal(err)
-	}
-	h.Status.Phase = corev1.PodRunning
-	h.Status.PodIP, h.Status.PodIPs = "10.244.1.7", []corev1.PodIP{{IP: "10.244.1.7"}}
-	h.Status.HostIP = "192.168.0.1"
-	if err := e.Host.Status().Update(ctx, h); err != nil {
+	// as a kubelet does, retry on conflicts with other writers.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Host.Get(ctx, client.ObjectKeyFromObject(h), h); err != nil {
+			return err
+		}
+		h.Status.Phase = corev1.PodRunning
+		h.Status.PodIP, h.Status.PodIPs = "10.244.1.7", []corev1.PodIP{{IP: "10.244.1.7"}}
+		h.Status.HostIP = "192.168.0.1"
+		return e.Host.Status().Update(ctx, h)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	synctest.Eventually(t, "status and node back in the virtual cluster", func(ctx context.Context) (bool, error) {
