@@ -18,8 +18,8 @@
 // API-server-set kubernetes.io/metadata.name), and carry LabelManagedBy so they can be
 // told apart from a tenant's own. Report prints the reachability between namespaces.
 //
-// netpol is not a CNI and does not talk to the API server: applying the policies and
-// keeping them in place is the caller's (the lifecycle controllers') job. Behaviour a
+// netpol is not a CNI and does not talk to the API server itself: package
+// netpol/reconcile applies the generated policies and puts hand edits back. Behaviour a
 // NetworkPolicy implementation leaves undefined (hostNetwork pods, Services, the node's
 // own traffic) is not modelled; ipBlock peers are taken to match pod addresses too, the
 // most permissive reading and so the safe one when proving isolation.
