@@ -38,6 +38,10 @@
 // Options.OnComponentExit), which vcluster.ApplyHealth turns into the
 // ControlPlaneReady condition; the next Provision restarts it.
 //
+// Snapshot and Restore (vcluster.Snapshotter) copy the SQLite store while
+// the control plane is briefly stopped; other stores answer
+// vcluster.ErrUnsupported (use PostgreSQL's or etcd's own backups).
+//
 // # Why kine runs as a binary
 //
 // kine is run as the binary `make tools` builds (v0.17.5, with cgo SQLite),

@@ -22,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
+	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
@@ -463,4 +464,50 @@ func TestEtcdBackingStore(t *testing.T) {
 	if left, _ := leftovers(p)(ctx, vc); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// Two virtual clusters named "a" and "aa" on the same PostgreSQL database
+// (kine, one shared table): neither sees the other's keys, and objects
+// survive pause and resume.
+func TestPostgresSharedDatabaseIsolation(t *testing.T) {
+	ctx := context.Background()
+	pg, err := testenv.StartPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	dsn, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProvisioner(t, Options{})
+	mk := func(name string) *vcluster.VirtualCluster {
+		vc := newVC(name)
+		vc.Spec.BackingStore = vcluster.BackingStore{Type: vcluster.BackingStorePostgres, DSNSecretRef: &vcluster.SecretKeyRef{Name: "db", Key: "dsn"}}
+		return vc
+	}
+	a, aa := mk("a"), mk("aa")
+	for _, vc := range []*vcluster.VirtualCluster{a, aa} {
+		if _, err := p.Provision(ctx, vcluster.Request{Cluster: vc, BackingStoreDSN: dsn}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Deprovision(ctx, vc) })
+	}
+	kcA, _ := p.Kubeconfig(ctx, a)
+	kcAA, _ := p.Kubeconfig(ctx, aa)
+	runKubectl(t, kcA, "create", "namespace", "only-in-a")
+	runKubectl(t, kcA, "-n", "only-in-a", "create", "configmap", "secret-plans", "--from-literal=k=v")
+	if out := runKubectl(t, kcAA, "get", "namespaces", "-o", "name"); strings.Contains(out, "only-in-a") {
+		t.Errorf("aa sees a's namespace:\n%s", out)
+	}
+	if out := runKubectl(t, kcAA, "get", "configmaps", "-A", "-o", "name"); strings.Contains(out, "secret-plans") {
+		t.Errorf("aa sees a's ConfigMap:\n%s", out)
+	}
+	if err := p.Pause(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	runKubectl(t, kcA, "-n", "only-in-a", "get", "configmap", "secret-plans")
 }

@@ -38,6 +38,7 @@ var (
 	_ vcluster.Sleeper              = (*Provisioner)(nil)
 	_ vcluster.HealthReporter       = (*Provisioner)(nil)
 	_ vcluster.UserKubeconfigIssuer = (*Provisioner)(nil)
+	_ vcluster.Snapshotter          = (*Provisioner)(nil)
 )
 
 // New returns a Provisioner. It does not start anything: control planes

@@ -15,7 +15,7 @@
 // documented sentinel errors and leave nothing behind, that Deprovision is
 // idempotent and leaves nothing (as reported by Options.Leftovers), and that
 // the optional capabilities a provisioner implements (Sleeper,
-// HealthReporter, UserKubeconfigIssuer, Upgrader) behave.
+// HealthReporter, UserKubeconfigIssuer, Upgrader, Snapshotter) behave.
 //
 // Where the environment cannot make the API server real (a host on KWOK
 // fake nodes runs no containers), Options.NoAPIServer turns the checks that

@@ -1,6 +1,7 @@
 package provisionertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -340,6 +341,9 @@ func (k *kit) capabilities(t *testing.T) {
 			k.provision(t, ctx, req)
 		})
 	}
+	if sn, ok := k.Provisioner.(vcluster.Snapshotter); ok {
+		t.Run("Snapshotter", func(t *testing.T) { k.snapshotter(t, sn, vc) })
+	}
 	if sl, ok := k.Provisioner.(vcluster.Sleeper); ok {
 		t.Run("Sleeper", func(t *testing.T) { k.sleeper(t, sl, vc, req) })
 	}
@@ -391,6 +395,51 @@ func (k *kit) sleeper(t *testing.T, sl vcluster.Sleeper, vc *vcluster.VirtualClu
 	var ns corev1.Namespace
 	if err := clientFor(t, kc).Get(ctx, client.ObjectKey{Name: "kept-while-asleep"}, &ns); err != nil {
 		t.Errorf("namespace lost across pause/resume: %v", err)
+	}
+}
+
+func (k *kit) snapshotter(t *testing.T, sn vcluster.Snapshotter, vc *vcluster.VirtualCluster) {
+	ctx := context.Background()
+	var c client.Client
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in-snapshot", Namespace: "default"}, Data: map[string]string{"v": "1"}}
+	if !k.NoAPIServer {
+		kc, err := k.Provisioner.Kubeconfig(ctx, vc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = clientFor(t, kc)
+		if err := c.Create(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	err := sn.Snapshot(ctx, vc, &buf)
+	if errors.Is(err, vcluster.ErrUnsupported) {
+		t.Logf("Snapshot not supported for this VirtualCluster: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if err := sn.Restore(ctx, vc, bytes.NewReader([]byte("not a snapshot"))); err == nil {
+		t.Error("Restore accepted garbage")
+	}
+	if c == nil {
+		t.Log("NoAPIServer: not checking that Restore brings objects back")
+		return
+	}
+	kc, _ := k.Provisioner.Kubeconfig(ctx, vc)
+	c = clientFor(t, kc)
+	if err := c.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := sn.Restore(ctx, vc, &buf); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	kc, _ = k.Provisioner.Kubeconfig(ctx, vc)
+	var got corev1.ConfigMap
+	if err := clientFor(t, kc).Get(ctx, client.ObjectKeyFromObject(cm), &got); err != nil || got.Data["v"] != "1" {
+		t.Errorf("ConfigMap after Restore: %v %v", got.Data, err)
 	}
 }
 
