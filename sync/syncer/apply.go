@@ -25,6 +25,10 @@ func prune(obj client.Object) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := obj.(runtime.Unstructured); ok {
+		// the converter hands out the object's own map
+		u = runtime.DeepCopyJSON(u)
+	}
 	delete(u, "status")
 	md, _ := u["metadata"].(map[string]any)
 	keep := map[string]any{}
