@@ -1,10 +1,12 @@
 package tenancy_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/tenancy/memstore"
 )
 
 func TestDecodeTenant(t *testing.T) {
@@ -37,4 +39,25 @@ spec:
 	}
 	_, err = tenancy.DecodeSpace([]byte(`{"metadata": {"name": "s"}, "spec": {"tenant": "acme", "quota": {"cpu": true}}}`))
 	wantInvalid(t, err, `spec.quota[cpu]=must be a quantity`)
+}
+
+func TestLoadTree(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New(memstore.Options{})
+	for _, tn := range []tenancy.Tenant{tenant("a", ""), tenant("b", "a")} {
+		if _, err := s.CreateTenant(ctx, &tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp := space("b-dev", "b")
+	if _, err := s.CreateSpace(ctx, &sp); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tenancy.LoadTree(ctx, s, tenancy.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Path("b"); len(got) != 2 || tr.Spaces("b")[0] != "b-dev" {
+		t.Errorf("path %v spaces %v", got, tr.Spaces("b"))
+	}
 }

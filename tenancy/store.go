@@ -122,3 +122,34 @@ type SpaceEvent struct {
 	Space *Space
 	Err   error
 }
+
+// TreeReader is what LoadTree reads.
+type TreeReader interface {
+	TenantReader
+	SpaceReader
+}
+
+// LoadTree builds a Tree from what a store holds. Tenants are listed before
+// spaces, and spaces whose tenant was created after the tenant list are
+// left out, so the tree is consistent even while the store changes.
+func LoadTree(ctx context.Context, r TreeReader, opts TreeOptions) (*Tree, error) {
+	tenants, err := r.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spaces, err := r.ListSpaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(tenants.Items))
+	for i := range tenants.Items {
+		known[tenants.Items[i].Name] = true
+	}
+	kept := spaces.Items[:0:0]
+	for _, s := range spaces.Items {
+		if known[s.Spec.Tenant] {
+			kept = append(kept, s)
+		}
+	}
+	return NewTree(tenants.Items, kept, opts)
+}

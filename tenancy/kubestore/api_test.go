@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -191,4 +192,34 @@ func TestWatchExpired(t *testing.T) {
 	if !errors.Is(err, tenancy.ErrExpired) {
 		t.Fatalf("want ErrExpired, got %v", err)
 	}
+}
+
+// A store can share a cache someone else runs (a manager's).
+func TestSharedCache(t *testing.T) {
+	ctx := testCtx(t)
+	scheme, err := kubestore.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := cache.New(apiServer.Config, cache.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = shared.Start(cctx) }()
+	s, err := kubestore.New(ctx, apiServer.Config, kubestore.Options{Cache: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clean(t, s)
+	if _, err := s.CreateTenant(ctx, tenantObj("shared", "")); err != nil {
+		t.Fatal(err)
+	}
+	got := &tenancy.Tenant{}
+	if err := shared.Get(ctx, client.ObjectKey{Name: "shared"}, got); err != nil {
+		t.Fatalf("the shared cache does not hold the write: %v", err)
+	}
+	clean(t, s)
 }
