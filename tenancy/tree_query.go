@@ -1,6 +1,10 @@
 package tenancy
 
-import "sort"
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Len is the number of tenants.
 func (t *Tree) Len() int { return len(t.tenants) }
@@ -283,3 +287,32 @@ func (t *Tree) ListSpaces(tenant string) ([]*Space, error) {
 }
 
 var _ View = (*Tree)(nil)
+
+// EffectiveQuota is the tightest limit on name's path for each resource
+// (a tenant's own quota or, where it sets none, its nearest ancestor's),
+// in O(depth). The result is the caller's to modify.
+func (t *Tree) EffectiveQuota(name string) (corev1.ResourceList, error) {
+	i, ok := t.index[name]
+	if !ok {
+		return nil, NotFoundError(KindTenant, name)
+	}
+	out := corev1.ResourceList{}
+	for ; i >= 0; i = t.parent[i] {
+		for r, q := range t.tenants[i].Spec.Quota {
+			if cur, ok := out[r]; !ok || q.Cmp(cur) < 0 {
+				out[r] = q.DeepCopy()
+			}
+		}
+	}
+	return out, nil
+}
+
+// SubtreeSpaces returns the names of the spaces of name and all its
+// descendants, in O(subtree).
+func (t *Tree) SubtreeSpaces(name string) []string {
+	var out []string
+	for _, tn := range t.Subtree(name) {
+		out = append(out, t.Spaces(tn)...)
+	}
+	return out
+}

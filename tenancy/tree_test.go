@@ -59,6 +59,8 @@ func TestTreeNavigation(t *testing.T) {
 		{"not ancestor of self", tr.IsAncestor("web", "web"), false},
 		{"sibling not ancestor", tr.IsAncestor("sales", "web"), false},
 		{"other tree", tr.IsAncestor("other", "web"), false},
+		{"subtree spaces", tr.SubtreeSpaces("acme"), []string{"web-prod", "web-dev", "sales-crm"}},
+		{"effective quota", func() any { q, _ := tr.EffectiveQuota("web"); return q }(), rl("cpu", "50", "memory", "200Gi")},
 		{"tree labels", tr.TreeLabels("web"), map[string]string{
 			"acme.tree.tenancy.vclusterkit.io/depth": "2",
 			"eng.tree.tenancy.vclusterkit.io/depth":  "1",
