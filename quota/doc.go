@@ -19,8 +19,10 @@
 // Package quota/admission serves the ledger as a fail-closed validating webhook; the
 // syncer calls Ledger.Admit in process before it creates host objects.
 //
-// quota does not watch the cluster by itself and keeps its ledger in memory: it is meant
-// to run in the engine's single leader, which feeds it pod events (see
-// admission.Tracker) and reconciles it at start. Amounts are counted in milli-units for
+// Ledger keeps its state in memory, for one engine process that feeds it pod events (see
+// admission.Tracker) and reconciles it at start. SharedLedger is the same ledger with its
+// state in a Store (quota/kubestore keeps it in a ConfigMap) saved with optimistic
+// concurrency, for several replicas admitting at once. quota does not watch the cluster
+// by itself. Amounts are counted in milli-units for
 // cpu and in whole units (rounded up) for everything else, each at most 2^53.
 package quota

@@ -18,7 +18,8 @@ import (
 // exactly once, and Resync rebuilds the ledger from a full list. Feed it pod events with
 // EventHandler on any informer (client-go, controller-runtime's cache).
 type Tracker struct {
-	Ledger   *quota.Ledger
+	// Ledger is a *quota.Ledger or a *quota.SharedLedger.
+	Ledger   Recorder
 	Resolver Resolver
 	// KeyFor must match Webhook.KeyFor; default the pod's UID.
 	KeyFor func(*corev1.Pod) types.UID

@@ -69,11 +69,33 @@ func (r LabelResolver) Resolve(ctx context.Context, namespace string) (Namespace
 	return out, nil
 }
 
+// Admitter is what the webhook needs of a ledger.
+type Admitter interface {
+	Admit(ctx context.Context, uid types.UID, node string, requested corev1.ResourceList) error
+	Check(node string, requested corev1.ResourceList) error
+}
+
+// Recorder is what the Tracker needs of a ledger.
+type Recorder interface {
+	Observe(o quota.Object) error
+	Release(uid types.UID) bool
+	Holds(uid types.UID) (charged, committed bool)
+	Reconcile(objects []quota.Object) error
+}
+
+var (
+	_ Admitter = (*quota.Ledger)(nil)
+	_ Admitter = (*quota.SharedLedger)(nil)
+	_ Recorder = (*quota.Ledger)(nil)
+	_ Recorder = (*quota.SharedLedger)(nil)
+)
+
 // Webhook admits pod creates against a quota ledger. It is fail closed: any error —
 // an unknown namespace, a request it cannot decode, a pod without UID — is a denial.
 // Safe for concurrent use.
 type Webhook struct {
-	Ledger   *quota.Ledger
+	// Ledger is a *quota.Ledger (one replica) or a *quota.SharedLedger (several).
+	Ledger   Admitter
 	Resolver Resolver
 	// KeyFor is the ledger key of a pod; default its UID. The syncer reserves a host
 	// pod in process (Ledger.Admit) before creating it, under the UID of the virtual
