@@ -10,5 +10,6 @@
 // log, so they resume from any version the store ever returned.
 //
 // It is not a general SQL mapping of the objects: query them through the
-// Store, not the tables. The change log is kept whole (no compaction yet).
+// Store, not the tables. The change log is kept until Compact drops the
+// part no watcher needs any more.
 package sqlstore

@@ -161,6 +161,8 @@ CREATE TABLE spaces (name TEXT PRIMARY KEY, tenant TEXT NOT NULL, rv BIGINT NOT 
 CREATE INDEX spaces_tenant ON spaces (tenant);
 CREATE TABLE changes (rv BIGINT PRIMARY KEY, kind TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX changes_kind_rv ON changes (kind, rv)`,
+	// 2: compaction of the change log.
+	`ALTER TABLE meta ADD COLUMN compacted BIGINT NOT NULL DEFAULT 0`,
 }
 
 // SchemaVersion is the schema version this package migrates to.

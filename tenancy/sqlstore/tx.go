@@ -43,11 +43,10 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if err := fn(w); err != nil {
 		return err
 	}
-	if w.rv == start {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE meta SET rv = ? WHERE id = 1`), w.rv); err != nil {
-		return fmt.Errorf("sqlstore: writing the version: %w", err)
+	if w.rv != start {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE meta SET rv = ? WHERE id = 1`), w.rv); err != nil {
+			return fmt.Errorf("sqlstore: writing the version: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
