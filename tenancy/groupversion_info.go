@@ -1,4 +1,6 @@
-// +kubebuilder:object:generate=true
+// Deep-copy functions are generated only for the API types, which opt in
+// one by one, not for the tree, validator and store types of this package.
+
 // +groupName=tenancy.vclusterkit.io
 // +versionName=v1alpha1
 

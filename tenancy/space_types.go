@@ -6,6 +6,7 @@ import (
 )
 
 // SpaceSpec is the desired state of a Space.
+// +kubebuilder:object:generate=true
 type SpaceSpec struct {
 	// Tenant owns the space. It cannot change once set.
 	// +required
@@ -27,6 +28,7 @@ type SpaceSpec struct {
 }
 
 // SpaceStatus is the observed state of a Space.
+// +kubebuilder:object:generate=true
 type SpaceStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional

@@ -90,6 +90,7 @@ func (m IsolationMode) rank() int {
 
 // Member grants a user or a group a role in a tenant and, by inheritance,
 // in every descendant.
+// +kubebuilder:object:generate=true
 type Member struct {
 	// Kind is User or Group.
 	// +required
@@ -106,6 +107,7 @@ type Member struct {
 
 // LimitRangeDefaults are the container defaults rendered into a LimitRange
 // in each of the tenant's host namespaces.
+// +kubebuilder:object:generate=true
 type LimitRangeDefaults struct {
 	// Default limits for containers that set none.
 	// +optional
@@ -124,6 +126,7 @@ type LimitRangeDefaults struct {
 // Policy is what a tenant's subtree may do. Children inherit it and may
 // only tighten it. An empty field means "inherit from the parent", or
 // "unrestricted" at a root.
+// +kubebuilder:object:generate=true
 type Policy struct {
 	// PodSecurity is the Pod Security Standard enforced on workloads.
 	// +optional
@@ -178,6 +181,7 @@ type Policy struct {
 }
 
 // TenantSpec is the desired state of a Tenant.
+// +kubebuilder:object:generate=true
 type TenantSpec struct {
 	// Parent is the name of the parent tenant; empty for a root.
 	// +optional
@@ -207,6 +211,7 @@ type TenantSpec struct {
 }
 
 // TenantStatus is the observed state of a Tenant.
+// +kubebuilder:object:generate=true
 type TenantStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional
