@@ -138,6 +138,7 @@ type Engine struct {
 	opts     Options
 	exits    chan vclusterExit
 	webhook  *admission.Server
+	activity *activityTracker
 }
 
 // New validates opts, installs the CRDs (unless SkipCRDInstall) and builds
@@ -189,6 +190,8 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		opts:   opts,
 		ledger: quota.NewLedger(quota.LedgerOptions{}),
 		exits:  make(chan vclusterExit, 64),
+
+		activity: newActivityTracker(),
 	}
 	e.store = opts.Tree
 	if e.store == nil {

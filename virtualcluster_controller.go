@@ -70,8 +70,9 @@ func (e *Engine) setupVirtualClusters() error {
 			{Name: "KubeconfigReady", Run: e.vcKubeconfig},
 			{Name: "AccessGranted", Run: e.vcAccess},
 			{Name: "SyncerReady", Run: e.vcSyncer},
+			{Name: "ActivityChecked", Run: e.vcActivity},
 		},
-		ShouldSleep: func(vc *vcluster.VirtualCluster) bool { return vc.Spec.Sleep != nil && vc.Spec.Sleep.Paused },
+		ShouldSleep: shouldSleep,
 		Sleep: lifecycle.Steps[*vcluster.VirtualCluster]{
 			{Name: "SyncerStopped", Run: e.vcStopSyncer},
 			{Name: "ControlPlanePaused", Run: e.vcPause},

@@ -212,3 +212,59 @@ func setPaused(t *testing.T, paused bool) {
 		t.Fatal(err)
 	}
 }
+
+// TestSleepAfterInactivity: a virtual cluster with AfterInactivity sleeps
+// once nobody uses it, stays awake while a member keeps using it, and
+// wakes on demand.
+func TestSleepAfterInactivity(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	createTenant(t, "hooli", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberUser, Name: "gavin", Role: tenancy.RoleView}}
+	})
+	createSpace(t, "hooli", "hooli")
+	eventually(t, 60*time.Second, "the tenant namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "hooli"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	vc := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "idle", Namespace: "hooli"},
+		Spec: vcluster.VirtualClusterSpec{Tenant: "hooli", HostNamespace: "hooli-vc-idle",
+			Sleep: &vcluster.SleepSpec{AfterInactivity: &metav1.Duration{Duration: 6 * time.Second}}}}
+	if err := hostC.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	phase := func(want vcluster.Phase) func(ctx context.Context) (bool, string) {
+		return func(ctx context.Context) (bool, string) {
+			got, err := getVC(ctx, "hooli", "idle")
+			if err != nil {
+				return false, err.Error()
+			}
+			return got.Status.Phase == want, fmt.Sprintf("phase %s annotations %v", got.Status.Phase, got.Annotations)
+		}
+	}
+	eventually(t, 3*time.Minute, "the virtual cluster to run", phase(vcluster.PhaseRunning))
+	eventually(t, 90*time.Second, "the idle virtual cluster to fall asleep", phase(vcluster.PhaseSleeping))
+	got, _ := getVC(ctx, "hooli", "idle")
+	if got.Annotations[vclusterkit.AnnotationAsleepSince] == "" {
+		t.Fatalf("asleep without %s", vclusterkit.AnnotationAsleepSince)
+	}
+
+	if err := engine.Wake(ctx, "hooli", "idle"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the virtual cluster to wake on demand", phase(vcluster.PhaseRunning))
+
+	// A member keeps using it for three inactivity periods: it stays awake.
+	gavin := virtualClientFromSecret(t, "hooli", vclusterkit.MemberKubeconfigSecret("idle", "gavin"))
+	deadline := time.Now().Add(18 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := gavin.List(ctx, &corev1.ConfigMapList{}, client.InNamespace("default")); err != nil {
+			t.Fatalf("member request: %v", err)
+		}
+		if ok, why := phase(vcluster.PhaseRunning)(ctx); !ok {
+			t.Fatalf("fell asleep while a member was using it: %s", why)
+		}
+		time.Sleep(time.Second)
+	}
+	eventually(t, 90*time.Second, "the virtual cluster to fall asleep once the member stops", phase(vcluster.PhaseSleeping))
+}
