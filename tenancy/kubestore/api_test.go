@@ -172,7 +172,7 @@ func TestInstallCRDs(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Name: want.Name}, got); err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Spec.Versions) != 1 || got.Spec.Versions[0].Schema == nil {
+		if len(got.Spec.Versions) != 1 || got.Spec.Versions[0].Name != tenancy.GroupVersion.Version || got.Spec.Versions[0].Schema == nil {
 			t.Errorf("%s: unexpected versions %+v", want.Name, got.Spec.Versions)
 		}
 	}
