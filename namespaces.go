@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/netpol"
+	npreconcile "github.com/vclusterkit/vclusterkit/netpol/reconcile"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
@@ -300,25 +300,7 @@ func (e *Engine) ensureNetworkPolicies(ctx context.Context, s *snapshot, hn host
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
-	keep := map[string]bool{}
-	for i := range policies {
-		keep[policies[i].Name] = true
-		if err := e.apply(ctx, &policies[i]); err != nil {
-			return fmt.Errorf("NetworkPolicy %s: %w", policies[i].Name, err)
-		}
-	}
-	var existing networkingv1.NetworkPolicyList
-	if err := e.client.List(ctx, &existing, client.InNamespace(hn.Name), client.MatchingLabels{netpol.LabelManagedBy: netpol.ManagedByValue}); err != nil {
-		return err
-	}
-	for i := range existing.Items {
-		if !keep[existing.Items[i].Name] {
-			if err := client.IgnoreNotFound(e.client.Delete(ctx, &existing.Items[i])); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return npreconcile.Apply(ctx, e.client, hn.Name, policies)
 }
 
 func isolationRank(m tenancy.IsolationMode) int {
