@@ -308,3 +308,50 @@ func TestPodNameAtLimit(t *testing.T) {
 		t.Errorf("hostname %q, want %q", h.Spec.Hostname, a)
 	}
 }
+
+// Labels, annotations and images of a running pod follow the virtual pod,
+// including removals; a hand edit of the host pod's labels is put back.
+func TestPodUpdatesFollowVirtual(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	e.Start(newSyncer(t, pods.Options{}))
+	ctx := context.Background()
+	v := pod("web", ns)
+	v.Labels["tier"] = "front"
+	if err := e.Virtual.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	hostPod(t, e, "web", ns)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+			return err
+		}
+		delete(v.Labels, "tier")
+		v.Labels["version"] = "2"
+		v.Spec.Containers[0].Image = "registry.example/app:2"
+		return e.Virtual.Update(ctx, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "host pod follows", func(ctx context.Context) (bool, error) {
+		var h corev1.Pod
+		err := e.Host.Get(ctx, e.HostKey("web", ns), &h)
+		_, tier := h.Labels["tier"]
+		return err == nil && !tier && h.Labels["version"] == "2" && h.Spec.Containers[0].Image == "registry.example/app:2", err
+	})
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var h corev1.Pod
+		if err := e.Host.Get(ctx, e.HostKey("web", ns), &h); err != nil {
+			return err
+		}
+		h.Labels["version"] = "hacked"
+		return e.Host.Update(ctx, &h)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "hand-edited label put back", func(ctx context.Context) (bool, error) {
+		var h corev1.Pod
+		err := e.Host.Get(ctx, e.HostKey("web", ns), &h)
+		return err == nil && h.Labels["version"] == "2", err
+	})
+}
