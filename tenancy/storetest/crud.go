@@ -326,3 +326,66 @@ func (s suite) concurrentReparentCycle(t *testing.T, st tenancy.Store) {
 		}
 	}
 }
+
+// Creates of one name race: exactly one wins, the others get
+// ErrAlreadyExists.
+func (s suite) concurrentCreates(t *testing.T, st tenancy.Store) {
+	n := s.opts.Concurrency
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			tn := newTenant("acme", "")
+			tn.Spec.DisplayName = fmt.Sprint("creator-", i)
+			<-start
+			_, errs[i] = st.CreateTenant(ctx(t), tn)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, tenancy.ErrAlreadyExists):
+			t.Errorf("creator %d: want ErrAlreadyExists, got %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d creators won, want 1", won)
+	}
+}
+
+// Deleting a parent while a child is created under it: one of them fails,
+// and the store never holds an orphan.
+func (s suite) concurrentDeleteAndCreateChild(t *testing.T, st tenancy.Store) {
+	for round := range 5 {
+		parent := fmt.Sprintf("p%d", round)
+		child := fmt.Sprintf("c%d", round)
+		mustCreate(t, st, newTenant(parent, ""))
+		var delErr, createErr error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; delErr = st.DeleteTenant(ctx(t), parent, tenancy.DeleteOptions{}) })
+		wg.Go(func() { <-start; _, createErr = st.CreateTenant(ctx(t), newTenant(child, parent)) })
+		close(start)
+		wg.Wait()
+		switch {
+		case delErr == nil && createErr == nil:
+			t.Fatalf("round %d: both the delete and the child create succeeded: %s is an orphan", round, child)
+		case delErr == nil:
+			wantInvalid(t, createErr, "spec.parent", "Not found")
+		case createErr == nil:
+			wantErr(t, delErr, tenancy.ErrHasDependents, "delete of a parent that got a child")
+		default:
+			t.Fatalf("round %d: both failed: %v; %v", round, delErr, createErr)
+		}
+		_, perr := st.GetTenant(ctx(t), parent)
+		_, cerr := st.GetTenant(ctx(t), child)
+		if errors.Is(perr, tenancy.ErrNotFound) && cerr == nil {
+			t.Fatalf("round %d: the store holds the orphan %s", round, child)
+		}
+	}
+}

@@ -11,8 +11,9 @@
 //	}
 //
 // It covers CRUD, every sentinel error, concurrent conflicting updates
-// (exactly one wins), concurrent re-parentings that together would form a
-// cycle (exactly one wins), every kind of bad input (the store must be
+// and creates (exactly one wins), concurrent re-parentings that together
+// would form a cycle (exactly one wins), a parent deleted while a child is
+// created under it (never an orphan), every kind of bad input (the store must be
 // unchanged afterwards), cascading deletes, watch ordering and resume, and
 // a large tree. It is not a benchmark and not a test of the tree logic
 // itself, which package tenancy tests directly.

@@ -58,6 +58,8 @@ func RunWithOptions(t *testing.T, newStore NewStoreFunc, opts Options) {
 		{"AlreadyExists", s.alreadyExists},
 		{"Conflict", s.conflict},
 		{"ConcurrentUpdates", s.concurrentUpdates},
+		{"ConcurrentCreates", s.concurrentCreates},
+		{"ConcurrentDeleteAndCreateChild", s.concurrentDeleteAndCreateChild},
 		{"ConcurrentReparentCycle", s.concurrentReparentCycle},
 		{"InvalidTenants", s.invalidTenants},
 		{"InvalidUpdates", s.invalidUpdates},
