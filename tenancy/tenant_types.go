@@ -170,11 +170,14 @@ type Policy struct {
 	// inactivity. A child may only shorten it.
 	// +optional
 	SleepAfter *metav1.Duration `json:"sleepAfter,omitempty"`
-	// MaxVirtualClusters caps the virtual clusters of the whole subtree.
+	// MaxVirtualClusters caps the virtual clusters of the whole subtree. A
+	// child may only lower it. Stores check only that; counting is done
+	// where virtual clusters are admitted.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MaxVirtualClusters *int32 `json:"maxVirtualClusters,omitempty"`
-	// MaxSpaces caps the spaces of the whole subtree.
+	// MaxSpaces caps the spaces of the whole subtree. A child may only
+	// lower it; counting is done where spaces are admitted.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MaxSpaces *int32 `json:"maxSpaces,omitempty"`
