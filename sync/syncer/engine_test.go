@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -433,4 +434,94 @@ func counter(t *testing.T, g interface {
 		}
 	}
 	return sum
+}
+
+// staleSyncer's ToVirtual writes the virtual object with the
+// resourceVersion it had when the reconcile started, after somebody else
+// changed it: the API server answers Conflict.
+type staleSyncer struct {
+	cmSyncer
+	conflicts atomic.Int64
+	bump      func(ctx context.Context, v client.Object)
+}
+
+func (s *staleSyncer) ToVirtual(ctx context.Context, sc *syncer.Context, v, h client.Object) (syncer.Result, error) {
+	if v.GetAnnotations()["written"] == "yes" {
+		return syncer.Result{}, nil
+	}
+	if s.conflicts.Load() < 3 {
+		s.bump(ctx, v) // a concurrent writer
+	}
+	nv := v.DeepCopyObject().(client.Object)
+	a := nv.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a["written"] = "yes"
+	nv.SetAnnotations(a)
+	err := sc.Virtual.Update(ctx, nv)
+	if apierrors.IsConflict(err) {
+		s.conflicts.Add(1)
+	}
+	return syncer.Result{}, err
+}
+
+// Resource-version conflicts are retried until the write lands, without
+// counting as errors and without events.
+func TestConflictsRetriedQuietly(t *testing.T) {
+	s := &staleSyncer{}
+	e := newEnv(t, s)
+	s.bump = func(ctx context.Context, v client.Object) {
+		cm := &corev1.ConfigMap{}
+		if err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), cm); err != nil {
+			t.Error(err)
+			return
+		}
+		if cm.Labels == nil {
+			cm.Labels = map[string]string{}
+		}
+		cm.Labels["bump"] = fmt.Sprint(s.conflicts.Load())
+		if err := e.virtual.Update(ctx, cm); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx := context.Background()
+	ns := e.ns("app")
+	e.start()
+	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "contended", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "write landed after conflicts", func(ctx context.Context) (bool, error) {
+		cm := &corev1.ConfigMap{}
+		err := e.virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "contended"}, cm)
+		return err == nil && cm.Annotations["written"] == "yes", err
+	})
+	if s.conflicts.Load() < 3 {
+		t.Fatalf("only %d conflicts happened; the test proves nothing", s.conflicts.Load())
+	}
+	if got := counter(t, e.reg, syncer.MetricErrors, map[string]string{"vcluster": e.name}); got != 0 {
+		t.Errorf("%s = %v after %d conflicts, want 0", syncer.MetricErrors, got, s.conflicts.Load())
+	}
+	if evs := e.events(ctx, ns, "contended", ""); len(evs) != 0 {
+		t.Errorf("events recorded for conflicts: %+v", evs)
+	}
+	// the histogram and queue depth gauge are exported too.
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	eventually(t, "queue depth gauge", func(context.Context) (bool, error) {
+		mfs, err := e.reg.Gather()
+		for _, mf := range mfs {
+			have[mf.GetName()] = true
+		}
+		return have[syncer.MetricQueueDepth], err
+	})
+	if !have[syncer.MetricDuration] {
+		t.Errorf("%s not exported", syncer.MetricDuration)
+	}
 }

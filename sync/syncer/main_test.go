@@ -187,7 +187,7 @@ func (e *env) events(ctx context.Context, ns, name, reason string) []corev1.Even
 	}
 	var out []corev1.Event
 	for _, ev := range l.Items {
-		if ev.InvolvedObject.Name == name && ev.Reason == reason {
+		if ev.InvolvedObject.Name == name && (reason == "" || ev.Reason == reason) {
 			out = append(out, ev)
 		}
 	}
