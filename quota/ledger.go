@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -79,8 +77,8 @@ type LedgerOptions struct {
 // charged once however often it is admitted, committed or released, and releasing it
 // frees exactly what it was charged.
 //
-// A Ledger lives in one process (the engine runs one leader); Reconcile rebuilds its
-// state from the objects that exist, so a restart or missed event heals. All methods are
+// A Ledger lives in one process; Reconcile rebuilds its state from the objects that
+// exist, so a restart or missed event heals. Several replicas share one SharedLedger. All methods are
 // safe for concurrent use.
 type Ledger struct {
 	ttl time.Duration
@@ -153,174 +151,6 @@ func (n *node) grow(cols int) {
 		n.ownUsed = append(n.ownUsed, 0)
 		n.ownRes = append(n.ownRes, 0)
 	}
-}
-
-// isMilli reports whether a resource is counted in milli-units (cpu and its requests.
-// and limits. forms); all others are counted in whole units, rounded up.
-func isMilli(name corev1.ResourceName) bool {
-	return name == corev1.ResourceCPU || name == corev1.ResourceRequestsCPU || name == corev1.ResourceLimitsCPU
-}
-
-func toAmount(name corev1.ResourceName, q resource.Quantity) (int64, bool) {
-	if q.Sign() < 0 {
-		return 0, false
-	}
-	scale := resource.Scale(0)
-	if isMilli(name) {
-		scale = resource.Milli
-	}
-	if q.Cmp(*resource.NewScaledQuantity(maxAmount, scale)) > 0 {
-		return 0, false
-	}
-	return q.ScaledValue(scale), true
-}
-
-func fromAmount(name corev1.ResourceName, v int64) resource.Quantity {
-	if isMilli(name) {
-		if v%1000 == 0 {
-			return *resource.NewQuantity(v/1000, resource.DecimalSI)
-		}
-		return *resource.NewMilliQuantity(v, resource.DecimalSI)
-	}
-	switch name {
-	case corev1.ResourceMemory, corev1.ResourceRequestsMemory, corev1.ResourceLimitsMemory,
-		corev1.ResourceStorage, corev1.ResourceRequestsStorage, corev1.ResourceEphemeralStorage,
-		corev1.ResourceRequestsEphemeralStorage, corev1.ResourceLimitsEphemeralStorage:
-		return *resource.NewQuantity(v, resource.BinarySI)
-	}
-	return *resource.NewQuantity(v, resource.DecimalSI)
-}
-
-// SetNodes replaces the tree. It validates everything first and changes nothing on error:
-// names unique and non-empty, parents present, no cycles, no negative or oversized limit,
-// and no child limit above the limit of its nearest ancestor that limits the same
-// resource. Usage and reservations are kept; a node that still holds some cannot be
-// removed.
-func (l *Ledger) SetNodes(nodes []Node) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := ValidateTree(nodes); err != nil {
-		return err
-	}
-	byName := make(map[string]*Node, len(nodes))
-	for i := range nodes {
-		byName[nodes[i].Name] = &nodes[i]
-	}
-	held := map[string]bool{}
-	for _, e := range l.entries {
-		held[e.node.name] = true
-	}
-	var errs field.ErrorList
-	for name := range held {
-		if byName[name] == nil {
-			errs = append(errs, field.Forbidden(field.NewPath("nodes"), fmt.Sprintf("node %q still holds usage or reservations and cannot be removed", name)))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidTree, errs.ToAggregate())
-	}
-	for i := range nodes {
-		for name := range nodes[i].Hard {
-			l.col(name)
-		}
-	}
-	cols := len(l.names)
-	fresh := make(map[string]*node, len(nodes))
-	for _, n := range nodes {
-		nn := &node{name: n.Name, parent: n.Parent, hardInput: n.Hard.DeepCopy()}
-		nn.grow(cols)
-		for name, q := range n.Hard {
-			v, _ := toAmount(name, q) // validated
-			nn.hard[l.res[name]] = v
-		}
-		fresh[n.Name] = nn
-	}
-	for _, nn := range fresh {
-		for cur := nn; cur != nil; cur = fresh[cur.parent] {
-			nn.chain = append(nn.chain, cur)
-			if cur.parent == "" {
-				break
-			}
-		}
-	}
-	// Re-attach the existing charges to the new nodes.
-	for _, e := range l.entries {
-		e.node = fresh[e.node.name]
-		for _, a := range e.amounts {
-			e.node.charge(a, e.committed, 1)
-		}
-	}
-	l.nodes = fresh
-	return nil
-}
-
-// ValidateTree checks a tree without loading it; see SetNodes.
-func ValidateTree(nodes []Node) error {
-	var errs field.ErrorList
-	byName := make(map[string]int, len(nodes))
-	for i, n := range nodes {
-		p := field.NewPath("nodes").Index(i)
-		if n.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), ""))
-			continue
-		}
-		if _, dup := byName[n.Name]; dup {
-			errs = append(errs, field.Duplicate(p.Child("name"), n.Name))
-			continue
-		}
-		byName[n.Name] = i
-		for name, q := range n.Hard {
-			if _, ok := toAmount(name, q); !ok {
-				errs = append(errs, field.Invalid(p.Child("hard").Key(string(name)), q.String(), "must be between 0 and 2^53 units"))
-			}
-		}
-	}
-	for i, n := range nodes {
-		p := field.NewPath("nodes").Index(i)
-		if n.Parent == "" {
-			continue
-		}
-		if _, ok := byName[n.Parent]; !ok {
-			errs = append(errs, field.NotFound(p.Child("parent"), n.Parent))
-			continue
-		}
-		// Compare each limit with the nearest ancestor that limits the same resource.
-		for name, q := range n.Hard {
-			seen := map[string]bool{n.Name: true}
-			for cur := n.Parent; cur != "" && !seen[cur]; {
-				j, ok := byName[cur]
-				if !ok {
-					break
-				}
-				seen[cur] = true
-				if limit, ok := nodes[j].Hard[name]; ok {
-					if q.Cmp(limit) > 0 {
-						errs = append(errs, field.Invalid(p.Child("hard").Key(string(name)), q.String(),
-							fmt.Sprintf("exceeds the limit %s of ancestor %q: a child's limit can only be lower", limit.String(), cur)))
-					}
-					break
-				}
-				cur = nodes[j].Parent
-			}
-		}
-		seen := map[string]bool{n.Name: true}
-		for cur := n.Parent; cur != ""; {
-			if seen[cur] {
-				errs = append(errs, field.Invalid(p.Child("parent"), n.Parent, "parent chain forms a cycle"))
-				break
-			}
-			seen[cur] = true
-			j, ok := byName[cur]
-			if !ok {
-				break
-			}
-			cur = nodes[j].Parent
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidTree, errs.ToAggregate())
-	}
-	return nil
 }
 
 // charge adds sign*a to the node's own counters and its whole chain's subtree counters.
@@ -577,88 +407,3 @@ func (l *Ledger) Reconcile(objects []Object) error {
 	}
 	return errors.Join(errs...)
 }
-
-// Usage is the roll-up of one node.
-type Usage struct {
-	// Hard is the node's own limit as given.
-	Hard corev1.ResourceList
-	// Own is what objects charged directly to the node use (committed).
-	Own corev1.ResourceList
-	// Subtree is what the node and all its descendants use (committed); this is what
-	// the node's Hard limits, and what a tenant's status reports.
-	Subtree corev1.ResourceList
-	// Reserved is admitted but not yet committed, whole subtree.
-	Reserved corev1.ResourceList
-}
-
-// Usage returns the roll-up of a node.
-func (l *Ledger) Usage(nodeName string) (Usage, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, ok := l.nodes[nodeName]
-	if !ok {
-		return Usage{}, fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
-	}
-	return Usage{Hard: n.hardInput.DeepCopy(), Own: l.list(n.ownUsed), Subtree: l.list(n.subUsed), Reserved: l.list(n.subRes)}, nil
-}
-
-func (l *Ledger) list(v []int64) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	for c, x := range v {
-		if x != 0 {
-			out[l.names[c]] = fromAmount(l.names[c], x)
-		}
-	}
-	return out
-}
-
-// NodeNames lists the nodes, sorted.
-func (l *Ledger) NodeNames() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]string, 0, len(l.nodes))
-	for n := range l.nodes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// EffectiveLimits returns, per resource, the smallest hard limit on the node's chain:
-// the most a namespace charged to this node could ever use. It is what the per-namespace
-// ResourceQuota is rendered from.
-func (l *Ledger) EffectiveLimits(nodeName string) (corev1.ResourceList, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, ok := l.nodes[nodeName]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
-	}
-	out := corev1.ResourceList{}
-	for c := range l.names {
-		best := int64(-1)
-		for _, a := range n.chain {
-			if h := a.hard[c]; h >= 0 && (best < 0 || h < best) {
-				best = h
-			}
-		}
-		if best >= 0 {
-			out[l.names[c]] = fromAmount(l.names[c], best)
-		}
-	}
-	return out, nil
-}
-
-// Holds reports whether uid is charged and whether the charge is committed.
-func (l *Ledger) Holds(uid types.UID) (charged, committed bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.entries[uid]
-	return ok, ok && e.committed
-}
-
-// Stats are counters since the ledger was created.
-type Stats struct{ Admitted, Denied int64 }
-
-// Stats returns the admission counters.
-func (l *Ledger) Stats() Stats { return Stats{Admitted: l.admitted.Load(), Denied: l.denied.Load()} }
