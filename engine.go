@@ -83,7 +83,15 @@ type QuotaOptions struct {
 type Options struct {
 	// Scheme is extended with the engine's types; nil means a new one.
 	Scheme *runtime.Scheme
-	// Tree is where the tenant tree is read from; nil means the host API.
+	// Store, when set, is the source of truth for tenants and spaces
+	// (tenancy/sqlstore, tenancy/memstore or your own): the engine projects
+	// them onto the host as Tenant and Space objects, which its
+	// controllers reconcile, deletes projected objects the store no longer
+	// has, and copies their status back into the store. Nil means the
+	// host's Tenant and Space objects are the truth (tenancy/kubestore).
+	Store tenancy.Store
+	// Tree is where the tenant tree is read from; nil means Store when it
+	// is set, else the host API through the manager's cache.
 	Tree TreeSource
 	// Provisioners maps provisioner names to implementations; nil means a
 	// registry holding the local provisioner built from Local.
@@ -194,8 +202,21 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		activity: newActivityTracker(),
 	}
 	e.store = opts.Tree
-	if e.store == nil {
+	switch {
+	case e.store != nil:
+	case opts.Store != nil:
+		e.store = opts.Store
+	default:
 		e.store = cacheTree{mgr.GetClient()}
+	}
+	if opts.Store != nil {
+		resync := opts.ResyncPeriod
+		if resync <= 0 {
+			resync = 30 * time.Second
+		}
+		if err := mgr.Add(&projection{store: opts.Store, client: mgr.GetClient(), resync: resync}); err != nil {
+			return nil, err
+		}
 	}
 	e.registry = opts.Provisioners
 	if e.registry == nil {
@@ -306,6 +327,8 @@ func (t cacheTree) ListSpaces(ctx context.Context) (*tenancy.SpaceList, error) {
 	l := &tenancy.SpaceList{}
 	return l, t.c.List(ctx, l)
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // dnsSafe lower-cases s and replaces what a DNS label cannot hold.
 func dnsSafe(s string) string {
