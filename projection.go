@@ -111,6 +111,95 @@ func projectedMeta(src metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: src.Name, Labels: labels, Annotations: maps.Clone(src.Annotations)}
 }
 
+// kindProjection says how one kind is projected: the store's objects, the
+// host's, and how to copy between them.
+type kindProjection[T client.Object] struct {
+	kind       string
+	want, have []T
+	// fromStore builds the host object for a store object.
+	fromStore func(src T) T
+	// specDiffers and copySpec compare and copy what the store owns.
+	specDiffers func(cur, src T) bool
+	copySpec    func(cur, src T)
+	// statusBack writes cur's status into the store when it differs.
+	statusBack func(ctx context.Context, cur, src T) error
+	// beforeDelete prepares a host object whose store object is gone.
+	beforeDelete func(cur T)
+}
+
+func project[T client.Object](ctx context.Context, c client.Client, k kindProjection[T]) error {
+	onHost := map[string]T{}
+	for _, h := range k.have {
+		onHost[h.GetName()] = h
+	}
+	inStore := map[string]bool{}
+	for _, src := range k.want {
+		inStore[src.GetName()] = true
+		cur, ok := onHost[src.GetName()]
+		if !ok {
+			if err := c.Create(ctx, k.fromStore(src)); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("projecting %s %s: %w", k.kind, src.GetName(), err)
+			}
+			continue
+		}
+		if cur.GetLabels()[LabelProjected] != "true" || !cur.GetDeletionTimestamp().IsZero() {
+			continue // not ours, or on its way out
+		}
+		if k.specDiffers(cur, src) {
+			patch := client.MergeFrom(cur.DeepCopyObject().(T))
+			k.copySpec(cur, src)
+			if err := c.Patch(ctx, cur, patch); err != nil {
+				return fmt.Errorf("projecting %s %s: %w", k.kind, src.GetName(), err)
+			}
+		}
+		if err := k.statusBack(ctx, cur, src); err != nil && !isConflictOrGone(err) {
+			return fmt.Errorf("%s %s status into the store: %w", k.kind, src.GetName(), err)
+		}
+	}
+	for name, cur := range onHost {
+		if cur.GetLabels()[LabelProjected] != "true" || inStore[name] || !cur.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		if k.beforeDelete != nil {
+			patch := client.MergeFrom(cur.DeepCopyObject().(T))
+			k.beforeDelete(cur)
+			if err := c.Patch(ctx, cur, patch); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+		if err := c.Delete(ctx, cur); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ptrs[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
+
+// metaDiffers reports whether cur lacks the labels or annotations the store
+// gives src.
+func metaDiffers(cur, src client.Object) bool {
+	m := projectedMeta(metav1.ObjectMeta{Name: src.GetName(), Labels: src.GetLabels(), Annotations: src.GetAnnotations()})
+	return !maps.Equal(cur.GetLabels(), m.Labels) || !annotationsCover(cur.GetAnnotations(), m.Annotations)
+}
+
+func copyMeta(cur, src client.Object) {
+	m := projectedMeta(metav1.ObjectMeta{Name: src.GetName(), Labels: src.GetLabels(), Annotations: src.GetAnnotations()})
+	cur.SetLabels(m.Labels)
+	a := cur.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	maps.Copy(a, m.Annotations)
+	cur.SetAnnotations(a)
+}
+
 func (p *projection) tenants(ctx context.Context) error {
 	want, err := p.store.ListTenants(ctx)
 	if err != nil {
@@ -120,65 +209,35 @@ func (p *projection) tenants(ctx context.Context) error {
 	if err := p.client.List(ctx, &have); err != nil {
 		return err
 	}
-	onHost := map[string]*tenancy.Tenant{}
-	for i := range have.Items {
-		onHost[have.Items[i].Name] = &have.Items[i]
-	}
-	inStore := map[string]bool{}
-	for i := range want.Items {
-		src := &want.Items[i]
-		inStore[src.Name] = true
-		cur, ok := onHost[src.Name]
-		switch {
-		case !ok:
-			obj := &tenancy.Tenant{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
-			if err := p.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("projecting tenant %s: %w", src.Name, err)
+	return project(ctx, p.client, kindProjection[*tenancy.Tenant]{
+		kind: "tenant", want: ptrs(want.Items), have: ptrs(have.Items),
+		fromStore: func(src *tenancy.Tenant) *tenancy.Tenant {
+			return &tenancy.Tenant{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
+		},
+		specDiffers: func(cur, src *tenancy.Tenant) bool {
+			return !equality.Semantic.DeepEqual(cur.Spec, src.Spec) || metaDiffers(cur, src)
+		},
+		copySpec: func(cur, src *tenancy.Tenant) { cur.Spec = *src.Spec.DeepCopy(); copyMeta(cur, src) },
+		statusBack: func(ctx context.Context, cur, src *tenancy.Tenant) error {
+			if equality.Semantic.DeepEqual(cur.Status, src.Status) {
+				return nil
 			}
-			continue
-		case cur.Labels[LabelProjected] != "true" || !cur.DeletionTimestamp.IsZero():
-			continue // not ours, or on its way out
-		}
-		m := projectedMeta(src.ObjectMeta)
-		if !equality.Semantic.DeepEqual(cur.Spec, src.Spec) || !maps.Equal(cur.Labels, m.Labels) || !annotationsCover(cur.Annotations, m.Annotations) {
-			patch := client.MergeFrom(cur.DeepCopy())
-			cur.Spec = *src.Spec.DeepCopy()
-			cur.Labels = m.Labels
-			if cur.Annotations == nil {
-				cur.Annotations = map[string]string{}
-			}
-			maps.Copy(cur.Annotations, m.Annotations)
-			if err := p.client.Patch(ctx, cur, patch); err != nil {
-				return fmt.Errorf("projecting tenant %s: %w", src.Name, err)
-			}
-		}
-		// Status flows back into the store.
-		if !equality.Semantic.DeepEqual(cur.Status, src.Status) {
 			back := src.DeepCopy()
 			back.Status = *cur.Status.DeepCopy()
-			if _, err := p.store.UpdateTenantStatus(ctx, back); err != nil && !isConflictOrGone(err) {
-				return fmt.Errorf("tenant %s status into the store: %w", src.Name, err)
+			_, err := p.store.UpdateTenantStatus(ctx, back)
+			return err
+		},
+		// Gone from the store: its subtree went with it there, so it
+		// cascades here too.
+		beforeDelete: func(cur *tenancy.Tenant) {
+			a := cur.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
 			}
-		}
-	}
-	for _, cur := range onHost {
-		if cur.Labels[LabelProjected] == "true" && !inStore[cur.Name] && cur.DeletionTimestamp.IsZero() {
-			// Gone from the store: its subtree went with it there, so it
-			// cascades here too.
-			patch := client.MergeFrom(cur.DeepCopy())
-			if cur.Annotations == nil {
-				cur.Annotations = map[string]string{}
-			}
-			cur.Annotations[AnnotationCascade] = "true"
-			if err := p.client.Patch(ctx, cur, patch); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-			if err := p.client.Delete(ctx, cur); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-		}
-	}
-	return nil
+			a[AnnotationCascade] = "true"
+			cur.SetAnnotations(a)
+		},
+	})
 }
 
 func (p *projection) spaces(ctx context.Context) error {
@@ -190,48 +249,25 @@ func (p *projection) spaces(ctx context.Context) error {
 	if err := p.client.List(ctx, &have); err != nil {
 		return err
 	}
-	onHost := map[string]*tenancy.Space{}
-	for i := range have.Items {
-		onHost[have.Items[i].Name] = &have.Items[i]
-	}
-	inStore := map[string]bool{}
-	for i := range want.Items {
-		src := &want.Items[i]
-		inStore[src.Name] = true
-		cur, ok := onHost[src.Name]
-		switch {
-		case !ok:
-			obj := &tenancy.Space{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
-			if err := p.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("projecting space %s: %w", src.Name, err)
+	return project(ctx, p.client, kindProjection[*tenancy.Space]{
+		kind: "space", want: ptrs(want.Items), have: ptrs(have.Items),
+		fromStore: func(src *tenancy.Space) *tenancy.Space {
+			return &tenancy.Space{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
+		},
+		specDiffers: func(cur, src *tenancy.Space) bool {
+			return !equality.Semantic.DeepEqual(cur.Spec, src.Spec) || metaDiffers(cur, src)
+		},
+		copySpec: func(cur, src *tenancy.Space) { cur.Spec = *src.Spec.DeepCopy(); copyMeta(cur, src) },
+		statusBack: func(ctx context.Context, cur, src *tenancy.Space) error {
+			if equality.Semantic.DeepEqual(cur.Status, src.Status) {
+				return nil
 			}
-			continue
-		case cur.Labels[LabelProjected] != "true" || !cur.DeletionTimestamp.IsZero():
-			continue
-		}
-		if !equality.Semantic.DeepEqual(cur.Spec, src.Spec) {
-			patch := client.MergeFrom(cur.DeepCopy())
-			cur.Spec = *src.Spec.DeepCopy()
-			if err := p.client.Patch(ctx, cur, patch); err != nil {
-				return fmt.Errorf("projecting space %s: %w", src.Name, err)
-			}
-		}
-		if !equality.Semantic.DeepEqual(cur.Status, src.Status) {
 			back := src.DeepCopy()
 			back.Status = *cur.Status.DeepCopy()
-			if _, err := p.store.UpdateSpaceStatus(ctx, back); err != nil && !isConflictOrGone(err) {
-				return fmt.Errorf("space %s status into the store: %w", src.Name, err)
-			}
-		}
-	}
-	for _, cur := range onHost {
-		if cur.Labels[LabelProjected] == "true" && !inStore[cur.Name] && cur.DeletionTimestamp.IsZero() {
-			if err := p.client.Delete(ctx, cur); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-		}
-	}
-	return nil
+			_, err := p.store.UpdateSpaceStatus(ctx, back)
+			return err
+		},
+	})
 }
 
 func annotationsCover(have, want map[string]string) bool {
