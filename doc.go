@@ -57,7 +57,28 @@
 // lifecycle is the finalizer-driven reconciliation framework (phases,
 // ordered steps, conditions, events, sleep and wake) behind the Tenant,
 // Space and VirtualCluster controllers; the Engine in this package composes
-// everything into one controller-runtime manager.
+// everything into one controller-runtime manager:
+//
+//	eng, err := vclusterkit.New(hostConfig, vclusterkit.Options{
+//		Provisioners: registry, // nil: the local provisioner
+//		Store:        store,    // nil: Tenant and Space objects on the host are the truth
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	return eng.Start(ctx)
+//
+// A Space becomes a host namespace with the tenant's engine-owned labels,
+// Pod Security Admission level, ResourceQuota, LimitRange, NetworkPolicies
+// and member RoleBindings. A VirtualCluster gets a host namespace, a control
+// plane from its provisioner, an admin kubeconfig Secret, member RBAC inside
+// it with a kubeconfig Secret per member, and a syncer; it sleeps when asked
+// (Spec.Sleep.Paused) or after inactivity, and wakes on demand. Deleting
+// runs the teardown in order: revoke access, stop syncing, delete
+// workloads, deprovision the control plane, delete namespaces, release
+// quota, remove the finalizer. A tenant that still owns anything is deleted
+// only with AnnotationCascade; otherwise its Deleting condition lists what
+// is in the way.
 //
 // # Examples
 //
