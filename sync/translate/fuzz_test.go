@@ -26,6 +26,8 @@ func FuzzNameInjective(f *testing.F) {
 		{"vc", "default", strings.Repeat("a", 60), "vc", "default", strings.Repeat("a", 61)},
 		{"v", "n", strings.Repeat("a", 51) + ".b", "v", "n", strings.Repeat("a", 51) + "-b"},
 		{"vc1", "ns", "x", "vc", "1-x-ns", "x"},
+		{"vc", "ns", "web", "vc", "ns", "web-x-ns-x-vc-x-token"},
+		{"vc", "ns", "web", "vc", "ns-x-vc-x-token", "web"},
 	} {
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
 	}
@@ -55,6 +57,13 @@ func FuzzNameInjective(f *testing.F) {
 		}
 		if h1 == h2 && (vc1 != vc2 || ns1 != ns2 || n1 != n2) {
 			t.Fatalf("collision: (%q,%q,%q) and (%q,%q,%q) both map to %q", vc1, ns1, n1, vc2, ns2, n2, h1)
+		}
+		// a companion object of one virtual object never takes the host
+		// name of another virtual object.
+		if c := t1.HostCompanionName(n1, ns1, "token"); c == h2 {
+			t.Fatalf("companion of (%q,%q,%q) collides with the host name of (%q,%q,%q): %q", vc1, ns1, n1, vc2, ns2, n2, c)
+		} else if len(c) > MaxNameLength || len(validation.IsDNS1123Subdomain(c)) > 0 {
+			t.Fatalf("companion name %q invalid", c)
 		}
 		meta, err := t1.HostMeta("Pod", &metav1.ObjectMeta{Name: n1, Namespace: ns1, UID: "u"})
 		if err != nil {
