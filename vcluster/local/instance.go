@@ -300,11 +300,37 @@ func (i *instance) health(ctx context.Context) vcluster.Health {
 		h.Components = append(h.Components, c)
 	}
 	if h.Ready {
-		if cl, err := adminHTTPClient(i.dir); err != nil || httpOK(ctx, cl, i.endpoint()+"/readyz") != nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if cl, err := adminHTTPClient(i.dir); err != nil || httpOK(cctx, cl, i.endpoint()+"/readyz") != nil {
 			h.Ready = false
 		}
 	}
 	return h
+}
+
+// exitedComponent names a component that has exited, or "".
+func (i *instance) exitedComponent() string {
+	for _, pr := range i.procs {
+		if _, done := pr.exited(); done {
+			return pr.name
+		}
+	}
+	return ""
+}
+
+// waitAnswering waits (bounded by timeout) until the API server answers
+// /readyz, failing early if a component exits.
+func (i *instance) waitAnswering(ctx context.Context, timeout time.Duration) error {
+	cl, err := adminHTTPClient(i.dir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return waitReady(ctx, i, "kube-apiserver", func(ctx context.Context) error {
+		return httpOK(ctx, cl, i.endpoint()+"/readyz")
+	})
 }
 
 // waitReady polls check until it succeeds, ctx ends, or a started

@@ -152,10 +152,16 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 		if !inst.st.Owner.same(ownerOf(vc)) {
 			return vcluster.Result{}, p.conflict(vc, inst.st)
 		}
-		h := inst.health(ctx)
-		if h.Ready {
-			return p.result(inst.st, true), nil
+		// Every process still runs: wait for the API server to answer (a
+		// slow /readyz under load is no reason to restart anything).
+		if dead := inst.exitedComponent(); dead == "" {
+			if err := inst.waitAnswering(ctx, p.opts.StartTimeout); err == nil {
+				return p.result(inst.st, true), nil
+			} else if inst.exitedComponent() == "" {
+				return vcluster.Result{}, err
+			}
 		}
+		h := inst.health(ctx)
 		log.Info("restarting virtual control plane", "hostNamespace", inst.st.HostNamespace, "name", inst.st.Name, "health", h.Summary())
 		req.Report("restart", h.Summary())
 		inst.stop(p.opts.StopGrace)
@@ -394,8 +400,8 @@ func (p *Provisioner) Resume(ctx context.Context, vc *vcluster.VirtualCluster) e
 		return err
 	}
 	defer p.lock(dir)()
-	if inst := p.getRunning(dir); inst != nil && inst.health(ctx).Ready {
-		return nil
+	if inst := p.getRunning(dir); inst != nil && inst.exitedComponent() == "" {
+		return inst.waitAnswering(ctx, p.opts.StartTimeout)
 	} else if inst != nil {
 		inst.stop(p.opts.StopGrace)
 		p.setRunning(dir, nil)
