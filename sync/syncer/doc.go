@@ -39,6 +39,14 @@
 // rejected by New (ErrClusterScoped): no sync path creates a cluster-scoped
 // host object.
 //
+// # Host to virtual
+//
+// Kinds whose source of truth is the host (events, nodes) implement
+// FromHost and are keyed by the host object. Importer, built on it, copies
+// host objects the platform marks (translate.LabelVirtualCluster plus
+// AnnotationImport) into the virtual cluster, read-only: imported objects
+// are never synced back, and an import never overwrites a tenant's object.
+//
 // # Metrics
 //
 // Registered in controller-runtime's metrics.Registry unless

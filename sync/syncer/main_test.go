@@ -195,3 +195,10 @@ func (e *env) events(ctx context.Context, ns, name, reason string) []corev1.Even
 }
 
 func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
+func (e *env) waitEvent(ns, name, reason string) {
+	e.t.Helper()
+	eventually(e.t, "event "+reason+" on "+ns+"/"+name, func(ctx context.Context) (bool, error) {
+		return len(e.events(ctx, ns, name, reason)) > 0, nil
+	})
+}

@@ -100,6 +100,10 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		return k.reconcileVirtualDeletion(ctx, virtual, host, hExists)
 	}
 
+	if _, imported := virtual.GetAnnotations()[AnnotationImported]; imported {
+		// An import from the host: it never goes back.
+		return reconcile.Result{}, nil
+	}
 	if f, ok := k.syncer.(Filter); ok {
 		want, err := f.ShouldSync(ctx, sc, virtual)
 		if err != nil {

@@ -23,7 +23,7 @@ import (
 // for that.
 //
 // Optional capabilities are separate interfaces detected by type assertion:
-// Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion and
+// FromHost (and the Importer built on it), Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion and
 // RefusalHandler.
 type Syncer interface {
 	// Name is the lower-case plural of the kind ("pods"). It names the
