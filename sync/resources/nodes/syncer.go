@@ -110,14 +110,19 @@ func (s *Syncer) SyncFromHost(ctx context.Context, sc *syncer.Context, key types
 		return syncer.Result{}, nil // a Node somebody else made: not ours
 	}
 	if hostObj == nil || len(pods.Items) == 0 {
-		if exists {
-			if err := sc.Virtual.Delete(ctx, v); client.IgnoreNotFound(err) != nil {
-				return syncer.Result{}, err
-			}
-			sc.Count(s.Name(), syncer.DirectionToVirtual, syncer.OpDelete)
+		// Most host nodes never run this tenant's pods: cost them nothing.
+		if !exists {
+			return syncer.Result{}, nil
 		}
 		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: corev1.NamespaceNodeLease}}
-		return syncer.Result{}, client.IgnoreNotFound(sc.Virtual.Delete(ctx, lease))
+		if err := sc.Virtual.Delete(ctx, lease); client.IgnoreNotFound(err) != nil {
+			return syncer.Result{}, err
+		}
+		if err := sc.Virtual.Delete(ctx, v); client.IgnoreNotFound(err) != nil {
+			return syncer.Result{}, err
+		}
+		sc.Count(s.Name(), syncer.DirectionToVirtual, syncer.OpDelete)
+		return syncer.Result{}, nil
 	}
 	h := hostObj.(*corev1.Node)
 	now := time.Now()
