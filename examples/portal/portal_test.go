@@ -410,11 +410,11 @@ func TestReachabilityMatrix(t *testing.T) {
 		from, to string
 		ok       bool
 	}{
-		{"acme-web-dev", "acme-web-vc-web", true},   // same tenant, tenant isolation
-		{"acme-web-vc-web", "acme-web-dev", true},   //
-		{"acme-web-dev", "globex-prod", false},      // other tenant
-		{"globex-prod", "acme-web-dev", false},      //
-		{"acme-web-dev", "acme-data-etl", false},    // strict sibling
+		{"acme-web-dev", "acme-web-vc-web", true},    // same tenant, tenant isolation
+		{"acme-web-vc-web", "acme-web-dev", true},    //
+		{"acme-web-dev", "globex-prod", false},       // other tenant
+		{"globex-prod", "acme-web-dev", false},       //
+		{"acme-web-dev", "acme-data-etl", false},     // strict sibling
 		{"acme-data-etl", "acme-data-vc-etl", false}, // strict: own namespace only
 		{"globex-prod", "globex-vc-prod", true},
 	} {
