@@ -63,6 +63,17 @@
 // DefaultHostQPS/DefaultHostBurst (200/400) and each virtual client
 // DefaultVirtualQPS/DefaultVirtualBurst (100/200). vcluster ships 40 QPS.
 //
+// # Permissions
+//
+// On the host the engine needs, in each tenant's host namespace, get, list,
+// watch, create, update, patch and delete on the kinds it syncs (plus
+// Secrets for pod tokens); list and watch of Nodes and Events when the node
+// and event syncers run; and list of Ingresses in all namespaces for the
+// ingress host check. In the virtual cluster it needs the same on the
+// synced kinds, update of their status, pods/binding, the
+// serviceaccounts/token subresource, Events, Nodes and node Leases. It
+// never creates cluster-scoped objects on the host.
+//
 // This package does not decide how a kind is translated (sync/resources
 // does) and does not provision virtual clusters (package vcluster does).
 package syncer

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +48,14 @@ func TestRoundTrip(t *testing.T) {
 		h, err = e.hostConfigMap(ctx, "cfg", ns)
 		return err == nil, client.IgnoreNotFound(err)
 	})
+	ev := e.events(ctx, ns, "cfg", syncer.ReasonReservedKeys)
+	for i := 0; i < 100 && len(ev) == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		ev = e.events(ctx, ns, "cfg", syncer.ReasonReservedKeys)
+	}
+	if len(ev) == 0 || !strings.Contains(ev[0].Message, translate.LabelVirtualCluster) {
+		t.Errorf("no event about the escaped reserved label: %+v", ev)
+	}
 	if d := cmp.Diff(map[string]string{"k": "v1"}, h.Data); d != "" {
 		t.Errorf("host data (-want +got):\n%s", d)
 	}

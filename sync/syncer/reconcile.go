@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +23,23 @@ import (
 const (
 	ReasonRefused       = "SyncRefused"
 	ReasonNameCollision = "HostNameCollision"
+	// ReasonReservedKeys tells a tenant its labels or annotations under
+	// the reserved domain were neutralised (escaped) on the host.
+	ReasonReservedKeys = "ReservedKeysEscaped"
 )
+
+func reservedKeys(obj client.Object) []string {
+	var keys []string
+	for _, m := range []map[string]string{obj.GetLabels(), obj.GetAnnotations()} {
+		for k := range m {
+			if translate.IsReserved(k) && k != AnnotationImported {
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 // conflictRetry is how soon an object is retried after a resourceVersion
 // conflict or a stale cache; conflicts are expected under concurrent
@@ -247,6 +264,9 @@ func (k *kind) create(ctx context.Context, virtual, desired client.Object) (clie
 	obj := desired.DeepCopyObject().(client.Object)
 	err := sc.Host.Create(ctx, obj, client.FieldOwner(FieldManager))
 	if err == nil {
+		if keys := reservedKeys(virtual); len(keys) > 0 {
+			sc.Recorder.Eventf(virtual, corev1.EventTypeNormal, ReasonReservedKeys, "labels/annotations %v use the reserved domain %s; on the host they are renamed (%s) and carry no meaning", keys, translate.ReservedDomain, translate.EscapedDomain)
+		}
 		k.written.Store(obj.GetName(), obj.GetResourceVersion())
 		k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToHost, OpCreate).Inc()
 		return obj, nil
