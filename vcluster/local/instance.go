@@ -245,6 +245,9 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		"--cluster-signing-key-file=" + filepath.Join(pk, "ca.key"),
 		"--use-service-account-credentials=true",
 		"--controllers=" + strings.Join(p.opts.Controllers, ","),
+		// The default client rate limit (20 QPS) slows building the
+		// controllers on a fresh cluster.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	}); err != nil {
 		return nil, err
 	}
