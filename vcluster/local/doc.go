@@ -31,7 +31,10 @@
 // Options.StopGrace). Ports are picked free at first start and kept across
 // restarts while they stay free. Start waits, bounded by
 // Options.StartTimeout, for each component to be ready (store port, then
-// kube-apiserver /readyz, then kube-controller-manager /healthz); a failure
+// kube-apiserver /readyz, then kube-controller-manager /healthz; its
+// controllers, such as the one that fills the aggregated edit and view
+// roles, come up within about a second after that, and
+// kubeconfig.BindMembers waits for those roles); a failure
 // returns a *StartError carrying the tail of every component's log, and a
 // control plane that was being created is removed entirely (processes and
 // directory). A component that dies later is visible through Health (and

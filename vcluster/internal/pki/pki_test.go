@@ -50,3 +50,11 @@ func TestGenerateChains(t *testing.T) {
 		t.Error("empty user accepted")
 	}
 }
+
+func BenchmarkGenerate(b *testing.B) {
+	for b.Loop() {
+		if _, err := Generate(Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
