@@ -48,7 +48,7 @@ func (p *Provisioner) values(req vcluster.Request, release string, version strin
 		merge(out, user)
 	}
 
-	pkiFiles, kc, err := p.pki(release, hostNS, vc, existing)
+	pkiFiles, kc, err := p.identity(release, hostNS, vc, existing)
 	if err != nil {
 		return nil, err
 	}
@@ -87,10 +87,10 @@ func exposeType(vc *vcluster.VirtualCluster) vcluster.ExposeType {
 	return vcluster.ExposeClusterIP
 }
 
-// pki returns the PEM files and admin kubeconfig: the release's existing
+// identity returns the PEM files and admin kubeconfig: the release's existing
 // ones when there are, so upgrades and rollbacks keep the cluster identity,
 // or a newly generated set.
-func (p *Provisioner) pki(release, hostNS string, vc *vcluster.VirtualCluster, existing map[string]any) (map[string]any, string, error) {
+func (p *Provisioner) identity(release, hostNS string, vc *vcluster.VirtualCluster, existing map[string]any) (map[string]any, string, error) {
 	if existing != nil {
 		if files, ok := existing["pki"].(map[string]any); ok && len(files) > 0 {
 			kc, _ := existing["kubeconfig"].(string)
