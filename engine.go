@@ -260,7 +260,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	for _, setup := range []func() error{e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupQuota} {
+	for _, setup := range []func() error{e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota} {
 		if err := setup(); err != nil {
 			return nil, err
 		}
