@@ -166,6 +166,15 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 
 	if !hExists {
 		if hd, ok := k.syncer.(HostDeletion); ok && hd.DeleteVirtual(ctx, sc, virtual) {
+			// Never delete a tenant's object on a stale cache read.
+			live := k.syncer.New()
+			if err := sc.HostReader.Get(ctx, hostKey, live); err == nil {
+				if o, ok := tr.Origin(live); ok && o.Kind == k.gvk.Kind && o.Key() == req.NamespacedName {
+					return reconcile.Result{}, errStale
+				}
+			} else if !apierrors.IsNotFound(err) {
+				return reconcile.Result{}, fmt.Errorf("get host: %w", err)
+			}
 			log.Info("host copy is gone, deleting the virtual object")
 			if err := sc.Virtual.Delete(ctx, virtual, client.Preconditions{UID: ptrUID(virtual.GetUID())}, client.GracePeriodSeconds(0)); client.IgnoreNotFound(err) != nil {
 				return reconcile.Result{}, fmt.Errorf("delete virtual: %w", err)
