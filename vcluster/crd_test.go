@@ -77,6 +77,33 @@ func TestCRDOnRealAPIServer(t *testing.T) {
 	if err := c.Status().Update(ctx, &got); err != nil {
 		t.Fatalf("status update: %v", err)
 	}
+	// Immutable fields are enforced by the API server too.
+	_ = c.Get(ctx, client.ObjectKeyFromObject(vc), &got)
+	moved := got.DeepCopy()
+	moved.Spec.HostNamespace = "elsewhere"
+	if err := c.Update(ctx, moved); err == nil || !strings.Contains(err.Error(), "hostNamespace is immutable") {
+		t.Errorf("host namespace change: %v", err)
+	}
+	swapped := got.DeepCopy()
+	swapped.Spec.Provisioner = "helm"
+	if err := c.Update(ctx, swapped); err == nil || !strings.Contains(err.Error(), "provisioner is immutable") {
+		t.Errorf("provisioner change: %v", err)
+	}
+	restored := got.DeepCopy()
+	restored.Spec.BackingStore.Type = vcluster.BackingStoreEtcd
+	if err := c.Update(ctx, restored); err == nil || !strings.Contains(err.Error(), "backingStore.type is immutable") {
+		t.Errorf("store change: %v", err)
+	}
+	spelled := got.DeepCopy()
+	spelled.Spec.Provisioner = "" // same as "local"
+	spelled.Spec.Tenant = "acme-renamed"
+	if err := c.Update(ctx, spelled); err != nil {
+		t.Errorf("allowed update refused: %v", err)
+	}
+	long := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("x", 41), Namespace: "crd-a"}, Spec: vcluster.VirtualClusterSpec{Tenant: "acme"}}
+	if err := c.Create(ctx, long); err == nil || !strings.Contains(err.Error(), "at most 40") {
+		t.Errorf("long name: %v", err)
+	}
 	bad := vc.DeepCopy()
 	bad.ResourceVersion, bad.Name = "", "bad"
 	bad.Spec.BackingStore.Type = "mysql"

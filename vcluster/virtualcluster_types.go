@@ -125,6 +125,9 @@ type ExposeSpec struct {
 }
 
 // VirtualClusterSpec is the desired state of a virtual cluster.
+// +kubebuilder:validation:XValidation:rule="(has(self.hostNamespace) ? self.hostNamespace : '') == (has(oldSelf.hostNamespace) ? oldSelf.hostNamespace : '')",message="hostNamespace is immutable"
+// +kubebuilder:validation:XValidation:rule="(has(self.provisioner) && self.provisioner != '' ? self.provisioner : 'local') == (has(oldSelf.provisioner) && oldSelf.provisioner != '' ? oldSelf.provisioner : 'local')",message="provisioner is immutable"
+// +kubebuilder:validation:XValidation:rule="(has(self.backingStore) && has(self.backingStore.type) ? self.backingStore.type : 'sqlite') == (has(oldSelf.backingStore) && has(oldSelf.backingStore.type) ? oldSelf.backingStore.type : 'sqlite')",message="backingStore.type is immutable"
 type VirtualClusterSpec struct {
 	// Tenant is the name of the owning tenancy Tenant.
 	// +kubebuilder:validation:MinLength=1
@@ -228,6 +231,7 @@ type VirtualClusterStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 40",message="metadata.name may have at most 40 characters (MaxNameLength)"
 type VirtualCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
