@@ -355,3 +355,60 @@ func TestPodUpdatesFollowVirtual(t *testing.T) {
 		return err == nil && h.Labels["version"] == "2", err
 	})
 }
+
+// Without an explicit DNS server the pods use the virtual cluster's
+// kube-system/kube-dns Service; a virtual pod replaced under the same name
+// gets a new host pod, whose token Secret follows it.
+func TestPodDNSAndReplacement(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	ctx := context.Background()
+	if err := e.Virtual.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	dns := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 53, Protocol: corev1.ProtocolUDP}}}}
+	if err := e.Virtual.Create(ctx, dns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(dns), dns); err != nil {
+		t.Fatal(err)
+	}
+	e.Start(newSyncer(t, pods.Options{}))
+	v := withToken(pod("web", ns))
+	if err := e.Virtual.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	h := hostPod(t, e, "web", ns)
+	if h.Spec.DNSPolicy != corev1.DNSNone || h.Spec.DNSConfig == nil || h.Spec.DNSConfig.Nameservers[0] != dns.Spec.ClusterIP {
+		t.Fatalf("host pod DNS %s %+v, want the virtual kube-dns %s", h.Spec.DNSPolicy, h.Spec.DNSConfig, dns.Spec.ClusterIP)
+	}
+	secKey := client.ObjectKey{Namespace: e.HostNS, Name: e.Tr().HostCompanionName("web", ns, pods.TokenSuffix)}
+	synctest.Eventually(t, "token secret owned by the host pod", func(ctx context.Context) (bool, error) {
+		var s corev1.Secret
+		err := e.Host.Get(ctx, secKey, &s)
+		return err == nil && len(s.OwnerReferences) == 1 && s.OwnerReferences[0].UID == h.UID, client.IgnoreNotFound(err)
+	})
+
+	// replace the virtual pod (same name, new uid)
+	if err := e.Virtual.Delete(ctx, v, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	v2 := withToken(pod("web", ns))
+	v2.Spec.Containers[0].Image = "registry.example/app:2"
+	if err := e.Virtual.Create(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	var h2 corev1.Pod
+	synctest.Eventually(t, "new host pod for the new virtual pod", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("web", ns), &h2)
+		return err == nil && h2.UID != h.UID && h2.Annotations[translate.AnnotationUID] == string(v2.UID), client.IgnoreNotFound(err)
+	})
+	if h2.Spec.Containers[0].Image != "registry.example/app:2" {
+		t.Errorf("host pod image %q", h2.Spec.Containers[0].Image)
+	}
+	synctest.Eventually(t, "token secret follows the new host pod", func(ctx context.Context) (bool, error) {
+		var s corev1.Secret
+		err := e.Host.Get(ctx, secKey, &s)
+		return err == nil && len(s.OwnerReferences) == 1 && s.OwnerReferences[0].UID == h2.UID && s.Annotations[translate.AnnotationUID] == string(v2.UID), client.IgnoreNotFound(err)
+	})
+}
