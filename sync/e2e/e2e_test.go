@@ -162,6 +162,27 @@ func TestDeploymentBecomesAvailableOnKWOKHost(t *testing.T) {
 		}
 	}
 
+	// The pods' service account tokens came from the virtual API server
+	// through host Secrets, and the virtual root CA ConfigMap they mount
+	// was synced because they reference it.
+	tr, err := translate.New("dev", hostNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range vpods.Items {
+		if len(pods.TokenSources(&p)) == 0 {
+			t.Errorf("virtual pod %s has no projected token (ServiceAccount admission off?)", p.Name)
+			continue
+		}
+		var sec corev1.Secret
+		if err := hc.Get(ctx, client.ObjectKey{Namespace: hostNS, Name: tr.HostCompanionName(p.Name, p.Namespace, pods.TokenSuffix)}, &sec); err != nil || len(sec.Data["token-0"]) == 0 {
+			t.Errorf("token secret of %s: %v", p.Name, err)
+		}
+	}
+	if err := hc.Get(ctx, client.ObjectKey{Namespace: hostNS, Name: tr.HostName("kube-root-ca.crt", "default")}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("virtual root CA not synced: %v", err)
+	}
+
 	// Scaling down in the virtual cluster removes host pods.
 	replicas = 1
 	if err := vclient.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
