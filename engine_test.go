@@ -226,3 +226,28 @@ func TestTenantDeletionRefusedUnlessCascade(t *testing.T) {
 		return true, ""
 	})
 }
+
+// TestMaxSpacesRefusesTheNewest: a tenant allowing one space gets one; the
+// second stays refused with a condition, and gets no namespace.
+func TestMaxSpacesRefusesTheNewest(t *testing.T) {
+	host.LogsOnFailure(t)
+	one := int32(1)
+	createTenant(t, "stark", "", func(tn *tenancy.Tenant) { tn.Spec.Policy.MaxSpaces = &one })
+	createSpace(t, "stark-one", "stark")
+	eventually(t, 60*time.Second, "the first space's namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "stark-one"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	createSpace(t, "stark-two", "stark")
+	eventually(t, 30*time.Second, "the second space to be refused", func(ctx context.Context) (bool, string) {
+		sp := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "stark-two"}, sp); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(sp.Status.Conditions, "TenantReady")
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "at most 1 spaces"), fmt.Sprintf("conditions %+v", sp.Status.Conditions)
+	})
+	if err := hostC.Get(context.Background(), client.ObjectKey{Name: "stark-two"}, &corev1.Namespace{}); err == nil {
+		t.Fatal("the refused space got a namespace")
+	}
+}

@@ -2,6 +2,7 @@ package vclusterkit
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -89,6 +90,27 @@ func (e *Engine) spaceTenantReady(ctx context.Context, sp *tenancy.Space) error 
 	}
 	if !s.tree.Has(sp.Spec.Tenant) {
 		return lifecycle.Wait(5*time.Second, "tenant %q does not exist", sp.Spec.Tenant)
+	}
+	pol, err := s.tree.EffectivePolicy(sp.Spec.Tenant)
+	if err != nil {
+		return lifecycle.Permanent(err)
+	}
+	if pol.MaxSpaces != nil {
+		// The newest spaces are the ones over the limit, so an existing
+		// space never loses its place to a new one.
+		subtree := map[string]bool{}
+		for _, n := range s.tree.Subtree(sp.Spec.Tenant) {
+			subtree[n] = true
+		}
+		older := 0
+		for _, o := range s.spaces {
+			if subtree[o.Spec.Tenant] && o.UID != sp.UID && o.CreationTimestamp.Before(&sp.CreationTimestamp) {
+				older++
+			}
+		}
+		if older >= int(*pol.MaxSpaces) {
+			return lifecycle.Permanent(fmt.Errorf("tenant %s allows at most %d spaces", sp.Spec.Tenant, *pol.MaxSpaces))
+		}
 	}
 	return nil
 }
