@@ -268,3 +268,48 @@ func TestSleepAfterInactivity(t *testing.T) {
 	}
 	eventually(t, 90*time.Second, "the virtual cluster to fall asleep once the member stops", phase(vcluster.PhaseSleeping))
 }
+
+// TestVirtualClusterPolicyRefusals: a provisioner the tenant does not allow
+// and a virtual cluster over the tenant's MaxVirtualClusters are refused
+// with conditions, and nothing is provisioned for them.
+func TestVirtualClusterPolicyRefusals(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	zero := int32(0)
+	createTenant(t, "cyberdyne", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Policy.AllowedProvisioners = []string{"local"}
+		tn.Spec.Policy.MaxVirtualClusters = &zero
+	})
+	createSpace(t, "cyberdyne", "cyberdyne")
+	eventually(t, 60*time.Second, "the tenant namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "cyberdyne"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	for _, tc := range []struct {
+		name, provisioner, want string
+	}{
+		{"over-limit", "", "allows at most 0 virtual clusters"},
+		{"wrong-provisioner", "helm", `"helm" is not allowed by tenant cyberdyne`},
+	} {
+		vc := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "cyberdyne"},
+			Spec: vcluster.VirtualClusterSpec{Tenant: "cyberdyne", HostNamespace: "cyberdyne-" + tc.name, Provisioner: tc.provisioner}}
+		if err := hostC.Create(ctx, vc); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, tc.name+" to be refused", func(ctx context.Context) (bool, string) {
+			got, err := getVC(ctx, "cyberdyne", tc.name)
+			if err != nil {
+				return false, err.Error()
+			}
+			c := meta.FindStatusCondition(got.Status.Conditions, "Validated")
+			return got.Status.Phase == vcluster.PhaseFailed && c != nil && strings.Contains(c.Message, tc.want),
+				fmt.Sprintf("phase %s conditions %+v", got.Status.Phase, got.Status.Conditions)
+		})
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "cyberdyne-" + tc.name}, &corev1.Namespace{}); err == nil {
+			t.Errorf("%s: a host namespace was created for a refused virtual cluster", tc.name)
+		}
+		if _, err := os.Stat(filepath.Join(stateDir, "cyberdyne-"+tc.name)); err == nil {
+			t.Errorf("%s: control-plane state was created for a refused virtual cluster", tc.name)
+		}
+	}
+}
