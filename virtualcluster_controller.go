@@ -229,10 +229,11 @@ func (e *Engine) vcHostNamespace(ctx context.Context, vc *vcluster.VirtualCluste
 	if err := e.ensureQuota(ctx, s, hn); err != nil {
 		return err
 	}
-	if err := e.ensureNetworkPolicies(ctx, s, hn, pol.NetworkIsolation); err != nil {
-		return err
-	}
-	return e.ensureAccess(ctx, s, hn)
+	// No member RoleBindings here: tenants use their virtual cluster, and
+	// the host namespace is the syncer's alone. Pods that reach it are the
+	// ones the syncer checked (pod security, quota), and the syncer's marks
+	// on them cannot be forged by a tenant.
+	return e.ensureNetworkPolicies(ctx, s, hn, pol.NetworkIsolation)
 }
 
 func (e *Engine) provisioner(vc *vcluster.VirtualCluster) (vcluster.Provisioner, error) {
