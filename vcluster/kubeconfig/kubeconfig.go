@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -70,6 +71,22 @@ func RESTConfig(kubeconfig []byte) (*rest.Config, error) {
 // DefaultSecretKey is the key under which provisioners store the admin
 // kubeconfig in a Secret.
 const DefaultSecretKey = "config"
+
+// Secret returns the Secret that holds kubeconfig at ref (an empty Key
+// means DefaultSecretKey), with labels, for a controller to create or
+// update; FromSecret reads it back. Provisioners that keep the kubeconfig
+// elsewhere (vcluster/local) are published this way.
+func Secret(ref vcluster.SecretRef, kubeconfig []byte, labels map[string]string) *corev1.Secret {
+	key := ref.Key
+	if key == "" {
+		key = DefaultSecretKey
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name, Labels: labels},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{key: kubeconfig},
+	}
+}
 
 // FromSecret reads the admin kubeconfig from the Secret ref points at (an
 // empty Key means DefaultSecretKey) and checks that it parses. A missing

@@ -9,7 +9,6 @@ import (
 	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -167,8 +166,9 @@ func TestFromSecret(t *testing.T) {
 	}
 	sch := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(sch)
-	c := fake.NewClientBuilder().WithScheme(sch).WithObjects(
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kc", Namespace: "ns"}, Data: map[string][]byte{"config": kc, "bad": []byte("{{")}}).Build()
+	sec := kubeconfig.Secret(vcluster.SecretRef{Namespace: "ns", Name: "kc"}, kc, map[string]string{vcluster.LabelVirtualCluster: "dev"})
+	sec.Data["bad"] = []byte("{{")
+	c := fake.NewClientBuilder().WithScheme(sch).WithObjects(sec).Build()
 	ctx := context.Background()
 	got, err := kubeconfig.FromSecret(ctx, c, vcluster.SecretRef{Namespace: "ns", Name: "kc"})
 	if err != nil || string(got) != string(kc) {

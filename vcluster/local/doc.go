@@ -21,7 +21,8 @@
 // clusters named "a" and "aa" have different directories, stores and key
 // prefixes (EtcdPrefix). The directory records which VirtualCluster owns
 // it; a second VirtualCluster with the same host namespace and name gets
-// vcluster.ErrConflict.
+// vcluster.ErrConflict. One program at a time may use a given
+// Options.Dir: the directory is not locked against a second program.
 //
 // # Processes
 //
