@@ -125,8 +125,8 @@ type ExposeSpec struct {
 }
 
 // VirtualClusterSpec is the desired state of a virtual cluster.
-// +kubebuilder:validation:XValidation:rule="(has(self.hostNamespace) ? self.hostNamespace : ”) == (has(oldSelf.hostNamespace) ? oldSelf.hostNamespace : ”)",message="hostNamespace is immutable"
-// +kubebuilder:validation:XValidation:rule="(has(self.provisioner) && self.provisioner != ” ? self.provisioner : 'local') == (has(oldSelf.provisioner) && oldSelf.provisioner != ” ? oldSelf.provisioner : 'local')",message="provisioner is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.hostNamespace) == has(oldSelf.hostNamespace) && (!has(self.hostNamespace) || self.hostNamespace == oldSelf.hostNamespace)",message="hostNamespace is immutable"
+// +kubebuilder:validation:XValidation:rule="(has(self.provisioner) ? self.provisioner : 'local') == (has(oldSelf.provisioner) ? oldSelf.provisioner : 'local')",message="provisioner is immutable"
 // +kubebuilder:validation:XValidation:rule="(has(self.backingStore) && has(self.backingStore.type) ? self.backingStore.type : 'sqlite') == (has(oldSelf.backingStore) && has(oldSelf.backingStore.type) ? oldSelf.backingStore.type : 'sqlite')",message="backingStore.type is immutable"
 type VirtualClusterSpec struct {
 	// Tenant is the name of the owning tenancy Tenant.
