@@ -528,3 +528,79 @@ func TestOperatorUnderChartRBAC(t *testing.T) {
 		t.Errorf("the chart's RBAC is not enough; forbidden requests:\n%s", strings.Join(forbidden, "\n"))
 	}
 }
+
+// TestTwoReplicasOneLeader runs two replicas against one Lease, as the
+// chart does: exactly one pod carries the leader label (so the webhook
+// Service has one endpoint); when the leader stops, the other takes over
+// the Lease and the label.
+func TestTwoReplicasOneLeader(t *testing.T) {
+	apiServer.LogsOnFailure(t)
+	ctx := context.Background()
+	c := adminClient(t)
+	const ns = "ha"
+	// As with the chart, the CRDs are there before the replicas start.
+	if err := tenancy.InstallCRDs(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := vcluster.InstallCRDs(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	ops := map[string]*operator{}
+	for _, name := range []string{"op-a", "op-b"} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.PodSpec{ServiceAccountName: "operator", AutomountServiceAccountToken: &no,
+				Containers: []corev1.Container{{Name: "operator", Image: "registry.invalid/operator"}}}}
+		if err := c.Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+		ops[name] = startOperator(t, []string{"POD_NAME=" + name, "POD_NAMESPACE=" + ns},
+			"--kubeconfig="+apiServer.KubeconfigPath, "--leader-elect", "--leader-election-id=ha-test", "--skip-crd-install",
+			"--disable-quota-webhook", "--provisioners=local", "--local-state-dir="+t.TempDir())
+	}
+	leaders := func(ctx context.Context) ([]string, error) {
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{LabelLeader: "true"}); err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, p := range pods.Items {
+			out = append(out, p.Name)
+		}
+		return out, nil
+	}
+	var leader string
+	eventually(t, 60*time.Second, "one labelled leader", func(ctx context.Context) (bool, string) {
+		l, err := leaders(ctx)
+		if len(l) == 1 {
+			leader = l[0]
+		}
+		return err == nil && len(l) == 1, fmt.Sprint(l, err)
+	})
+	// It stays one: the other replica never labels itself while waiting.
+	time.Sleep(3 * time.Second)
+	if l, err := leaders(ctx); err != nil || len(l) != 1 || l[0] != leader {
+		t.Fatalf("leaders after a while: %v %v", l, err)
+	}
+	other := "op-a"
+	if leader == "op-a" {
+		other = "op-b"
+	}
+	ops[leader].stop(t)
+	// The Lease is not released on shutdown; the other replica takes over
+	// after its 15-second lease duration.
+	eventually(t, 60*time.Second, "the other replica to become the labelled leader", func(ctx context.Context) (bool, string) {
+		l, err := leaders(ctx)
+		return err == nil && len(l) == 1 && l[0] == other, fmt.Sprint(l, err)
+	})
+	ops[other].stop(t)
+	if l, _ := leaders(ctx); len(l) != 0 {
+		t.Errorf("leader labels left after both stopped: %v", l)
+	}
+}
