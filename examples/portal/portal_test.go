@@ -490,3 +490,36 @@ func TestCreateVirtualCluster(t *testing.T) {
 		t.Errorf("GET /virtualclusters: %d", got.code)
 	}
 }
+
+// TestInvalidTenantDoesNotBreakThePortal: a tenant whose parent does not
+// exist is listed as left out (with the reason naming the field); the rest
+// of the tree, downloads and the matrix keep working.
+func TestInvalidTenantDoesNotBreakThePortal(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	orphan := &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "orphan"}, Spec: tenancy.TenantSpec{Parent: "missing",
+		Members: []tenancy.Member{{Kind: tenancy.MemberUser, Name: "bob", Role: tenancy.RoleAdmin}}}}
+	if err := f.c.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	defer f.c.Delete(ctx, orphan)
+	got := f.do(t, "GET", "/", "bob", nil, nil)
+	if got.code != 200 || !strings.Contains(got.body, `id="tenant-acme-web"`) {
+		t.Fatalf("GET / with an invalid tenant: %d", got.code)
+	}
+	if !regexp.MustCompile(`<li>tenant/orphan: tenants\[orphan\]\.spec\.parent[^<]*missing`).MatchString(got.body) {
+		t.Errorf("the orphan is not listed as left out with its reason:\n%s", got.body[strings.Index(got.body, "</nav>"):])
+	}
+	if strings.Contains(got.body, `id="tenant-orphan"`) || strings.Contains(got.body, `value="orphan">`) {
+		t.Error("the invalid tenant is rendered in the tree, with a create form")
+	}
+	if got := f.do(t, "GET", "/kubeconfig/"+vcNS+"/web", "bob", nil, nil); got.code != 200 {
+		t.Errorf("download with an invalid tenant around: %d %s", got.code, got.body)
+	}
+	if got := f.do(t, "POST", "/virtualclusters", "bob", url.Values{"tenant": {"orphan"}, "name": {"x"}}, nil); got.code != http.StatusBadRequest {
+		t.Errorf("creating for the invalid tenant: %d", got.code)
+	}
+	if got := f.do(t, "GET", "/reachability?policies=generated", "bob", nil, nil); got.code != 200 {
+		t.Errorf("reachability with an invalid tenant: %d %s", got.code, got.body)
+	}
+}

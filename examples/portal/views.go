@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,6 +25,10 @@ type snapshot struct {
 	spaces  []tenancy.Space
 	vcs     []vcluster.VirtualCluster
 	tree    *tenancy.Tree
+	// invalid are tenants and spaces left out of the tree ("tenant/x",
+	// "space/y") with the reason; one bad object does not take the portal
+	// down, the engine skips them alike.
+	invalid map[string]string
 }
 
 func (p *Portal) load(ctx context.Context) (*snapshot, error) {
@@ -38,11 +44,46 @@ func (p *Portal) load(ctx context.Context) (*snapshot, error) {
 	if err := p.opts.Client.List(ctx, &vl); err != nil {
 		return nil, fmt.Errorf("listing virtual clusters: %w", err)
 	}
-	tree, err := tenancy.NewTree(tl.Items, sl.Items, tenancy.TreeOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("the tenant tree is invalid: %w", err)
+	s := &snapshot{tenants: tl.Items, spaces: sl.Items, vcs: vl.Items, invalid: map[string]string{}}
+	for {
+		tree, err := tenancy.NewTree(s.tenants, s.spaces, tenancy.TreeOptions{})
+		if err == nil {
+			s.tree = tree
+			return s, nil
+		}
+		var inv *tenancy.InvalidError
+		if !errors.As(err, &inv) {
+			return nil, fmt.Errorf("the tenant tree: %w", err)
+		}
+		bad := map[string][]string{}
+		for _, fe := range inv.Errs {
+			if key := offender(fe.Field); key != "" {
+				bad[key] = append(bad[key], fe.Error())
+			}
+		}
+		if len(bad) == 0 {
+			return nil, fmt.Errorf("the tenant tree: %w", err)
+		}
+		for key, msgs := range bad {
+			s.invalid[key] = strings.Join(msgs, "; ")
+		}
+		// Children of a left-out tenant miss their parent next round.
+		s.tenants = slices.DeleteFunc(slices.Clone(s.tenants), func(t tenancy.Tenant) bool { return bad["tenant/"+t.Name] != nil })
+		s.spaces = slices.DeleteFunc(slices.Clone(s.spaces), func(sp tenancy.Space) bool { return bad["space/"+sp.Name] != nil })
 	}
-	return &snapshot{tenants: tl.Items, spaces: sl.Items, vcs: vl.Items, tree: tree}, nil
+}
+
+// offender turns a tree validation path ("tenants[x].spec.parent") into
+// "tenant/x".
+func offender(path string) string {
+	for _, kind := range []string{"tenants", "spaces"} {
+		if rest, ok := strings.CutPrefix(path, kind+"["); ok {
+			if name, _, ok := strings.Cut(rest, "]"); ok {
+				return strings.TrimSuffix(kind, "s") + "/" + name
+			}
+		}
+	}
+	return ""
 }
 
 // tenantView is one node of the tree page.
@@ -119,7 +160,12 @@ func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
 	for _, root := range s.tree.Roots() {
 		roots = append(roots, build(root))
 	}
-	p.render(w, r, "index.html", map[string]any{"User": id, "Tenants": roots, "Namespace": p.opts.VirtualClusterNamespace})
+	var invalid []string
+	for k, why := range s.invalid {
+		invalid = append(invalid, k+": "+why)
+	}
+	sort.Strings(invalid)
+	p.render(w, r, "index.html", map[string]any{"User": id, "Tenants": roots, "Namespace": p.opts.VirtualClusterNamespace, "Invalid": invalid})
 }
 
 // reachability renders netpol.Connectivity over every space and every
@@ -146,7 +192,9 @@ func (p *Portal) reachability(w http.ResponseWriter, r *http.Request) {
 		targets = append(targets, target{sp.Spec.Tenant, sp.Name, ""})
 	}
 	for _, vc := range s.vcs {
-		targets = append(targets, target{vc.Spec.Tenant, vc.EffectiveHostNamespace(), vc.Name})
+		if s.tree.Has(vc.Spec.Tenant) {
+			targets = append(targets, target{vc.Spec.Tenant, vc.EffectiveHostNamespace(), vc.Name})
+		}
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].ns < targets[j].ns })
 	in := netpol.ConnectivityInput{}
