@@ -219,7 +219,7 @@ func TestChartRendersOperator(t *testing.T) {
 	}
 	sort.Strings(kinds)
 	wantKinds := []string{
-		"ClusterRole/" + testFullname, "ClusterRoleBinding/" + testFullname, "Deployment/" + testFullname,
+		"ClusterRole/" + testFullname, "ClusterRoleBinding/" + testFullname, "Deployment/" + testFullname, "PodDisruptionBudget/" + testFullname,
 		"Role/" + testFullname + "-leader-election", "RoleBinding/" + testFullname + "-leader-election",
 		"Service/" + testFullname + "-metrics", "Service/" + testFullname + "-webhook", "ServiceAccount/" + testFullname,
 	}
@@ -407,8 +407,33 @@ serviceAccount: {name: platform-operator}
 	if err == nil || !strings.Contains(err.Error(), "leaderElection.enabled") {
 		t.Errorf("2 replicas without leader election: err = %v", err)
 	}
-	if _, err := renderChart(t, map[string]any{"leaderElection": map[string]any{"enabled": false}, "replicaCount": 1}); err != nil {
+	one, err := renderChart(t, map[string]any{"leaderElection": map[string]any{"enabled": false}, "replicaCount": 1})
+	if err != nil {
 		t.Errorf("1 replica without leader election: %v", err)
+	} else if one.find("PodDisruptionBudget", testFullname) != nil {
+		t.Error("a PodDisruptionBudget with minAvailable 1 for a single replica would block every drain")
+	}
+}
+
+// TestChartSchemaRefusesBadValues: values.schema.json catches mistakes at
+// install time, with the field named.
+func TestChartSchemaRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		vals map[string]any
+		want string
+	}{
+		{map[string]any{"replicaCount": "two"}, "/replicaCount"},
+		{map[string]any{"replicaCount": 0}, "/replicaCount"},
+		{map[string]any{"provisioners": []any{"kamaji"}}, "/provisioners"},
+		{map[string]any{"provisioners": []any{}}, "/provisioners"},
+		{map[string]any{"logLevel": "loud"}, "/logLevel"},
+		{map[string]any{"webhook": map[string]any{"port": 70000}}, "/webhook/port"},
+		{map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "/image/pullPolicy"},
+	} {
+		_, err := renderChart(t, tc.vals)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("values %v: err = %v, want a schema error naming %s", tc.vals, err, tc.want)
+		}
 	}
 }
 
