@@ -10,7 +10,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -25,6 +24,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/netpol"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/quota/admission"
+	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
@@ -243,7 +243,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 	if opts.Syncers == nil {
 		e.opts.Syncers = DefaultSyncers
 	}
-	e.syncHost, err = syncer.NewHost(host, syncer.HostOptions{Scheme: s, Unfiltered: []client.Object{&corev1.Event{}, &corev1.Node{}}})
+	e.syncHost, err = syncer.NewHost(host, syncer.HostOptions{Scheme: s, Unfiltered: builtin.HostOptions()})
 	if err != nil {
 		return nil, fmt.Errorf("vclusterkit.New: sync host: %w", err)
 	}

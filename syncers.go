@@ -10,14 +10,24 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
+	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
+	"github.com/vclusterkit/vclusterkit/sync/resources/ingresses"
+	"github.com/vclusterkit/vclusterkit/sync/resources/nodes"
+	"github.com/vclusterkit/vclusterkit/sync/resources/persistentvolumeclaims"
 	"github.com/vclusterkit/vclusterkit/sync/resources/pods"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
-// DefaultSyncers is the built-in syncer set: pods, with the tenant's Pod
-// Security Standard enforced before a pod reaches the host.
+// DefaultSyncers is the built-in syncer set (sync/resources/builtin),
+// configured from the virtual cluster's Spec.Sync and the tenant's
+// effective policy: its Pod Security Standard is enforced before a pod
+// reaches the host, its node selector on every host pod, and its allowed
+// storage and ingress classes on claims and ingresses. Spec.Sync.ToHost and
+// FromHost, when set, list the kinds to sync (service accounts and
+// ingresses only when listed); Spec.Sync.Nodes picks fake (default) or real
+// nodes.
 func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.Syncer, error) {
 	level := psapi.LevelBaseline
 	switch pol.PodSecurity {
@@ -26,11 +36,39 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 	case tenancy.PodSecurityRestricted:
 		level = psapi.LevelRestricted
 	}
-	p, err := pods.New(pods.Options{PodSecurity: level, NodeSelector: pol.NodeSelector})
-	if err != nil {
-		return nil, err
+	opts := builtin.Options{
+		Pods:                   pods.Options{PodSecurity: level, NodeSelector: pol.NodeSelector},
+		AllConfigMaps:          vc.Spec.Sync.AllConfigMaps,
+		AllSecrets:             vc.Spec.Sync.AllConfigMaps,
+		PersistentVolumeClaims: persistentvolumeclaims.Options{AllowedStorageClasses: pol.AllowedStorageClasses},
+		Nodes:                  nodes.Options{Mode: nodes.Fake},
 	}
-	return []syncer.Syncer{p}, nil
+	if vc.Spec.Sync.Nodes == vcluster.NodeSyncReal {
+		opts.Nodes.Mode = nodes.Real
+	}
+	listed := map[string]bool{}
+	for _, k := range append(append([]string(nil), vc.Spec.Sync.ToHost...), vc.Spec.Sync.FromHost...) {
+		listed[k] = true
+	}
+	if len(listed) > 0 {
+		known := map[string]bool{}
+		for _, n := range builtin.Names() {
+			known[n] = true
+			if !listed[n] && n != "serviceaccounts" && n != "ingresses" {
+				opts.Disable = append(opts.Disable, n)
+			}
+		}
+		for k := range listed {
+			if !known[k] {
+				return nil, fmt.Errorf("unknown kind %q (built-in: %v)", k, builtin.Names())
+			}
+		}
+		opts.ServiceAccounts = listed["serviceaccounts"]
+		if listed["ingresses"] {
+			opts.Ingresses = &ingresses.Options{AllowedIngressClasses: pol.AllowedIngressClasses}
+		}
+	}
+	return builtin.Syncers(opts)
 }
 
 type syncerSpec struct {
