@@ -47,6 +47,8 @@ generate:
 	  $(TOOLS_DIR)/controller-gen object:headerFile=hack/boilerplate.go.txt paths=./$$p \
 	    crd:crdVersions=v1 output:crd:artifacts:config=$$p/crds || exit 1; \
 	done
+	# The operator chart ships the same CRDs (its test checks they match).
+	cp tenancy/crds/*.yaml vcluster/crds/*.yaml examples/operator/chart/crds/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

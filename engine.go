@@ -2,6 +2,8 @@ package vclusterkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,6 +118,12 @@ type Options struct {
 	LeaderElection          bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
+	// LeaderElectionReleaseOnCancel gives the lease up when the engine
+	// stops cleanly, so a standby takes over at once instead of waiting
+	// for the lease to expire. Only safe when nothing the engine started
+	// outlives Start (true of this engine: it stops its syncers and
+	// control planes before returning).
+	LeaderElectionReleaseOnCancel bool
 	// SkipCRDInstall leaves installing the CRDs to someone else (a Helm
 	// chart); by default New installs or updates them.
 	SkipCRDInstall bool
@@ -181,13 +189,14 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		return a
 	}
 	mgr, err := ctrl.NewManager(host, ctrl.Options{
-		Scheme:                  s,
-		Logger:                  opts.Logger,
-		Metrics:                 metricsserver.Options{BindAddress: bind(opts.MetricsBindAddress)},
-		HealthProbeBindAddress:  bind(opts.HealthProbeBindAddress),
-		LeaderElection:          opts.LeaderElection,
-		LeaderElectionID:        opts.LeaderElectionID,
-		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		Scheme:                        s,
+		Logger:                        opts.Logger,
+		Metrics:                       metricsserver.Options{BindAddress: bind(opts.MetricsBindAddress)},
+		HealthProbeBindAddress:        bind(opts.HealthProbeBindAddress),
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: opts.LeaderElectionReleaseOnCancel,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vclusterkit.New: manager: %w", err)
@@ -223,10 +232,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		lo := opts.Local
 		userExit := lo.OnComponentExit
 		lo.OnComponentExit = func(ns, name, component string, err error) {
-			select {
-			case e.exits <- vclusterExit{namespace: ns, name: name, component: component, err: err}:
-			default: // a full channel already holds a wake-up
-			}
+			e.ComponentExited(ns, name, component, err)
 			if userExit != nil {
 				userExit(ns, name, component, err)
 			}
@@ -281,10 +287,35 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 }
 
 // Start runs the engine until ctx ends, then stops every syncer, the
-// webhook and the manager. Virtual control planes keep running (a restart
-// re-attaches); deleting the VirtualCluster objects removes them.
+// webhook and the manager, and shuts down the control planes of
+// provisioners that have a Shutdown(ctx) method (the local provisioner),
+// keeping their state: the next Start finds every virtual cluster again.
+// Deleting the VirtualCluster objects is what removes them.
 func (e *Engine) Start(ctx context.Context) error {
-	return e.mgr.Start(ctx)
+	err := e.mgr.Start(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, name := range e.registry.Names() {
+		if p, perr := e.registry.Get(name); perr == nil {
+			if s, ok := p.(interface{ Shutdown(context.Context) }); ok {
+				s.Shutdown(sctx)
+			}
+		}
+	}
+	return err
+}
+
+// ComponentExited tells the engine that a process of a virtual control
+// plane exited unexpectedly, so its VirtualCluster is reconciled (and the
+// death shown on its conditions) at once rather than at the next resync.
+// The engine wires it for the local provisioner it builds itself; an
+// embedder who passes Options.Provisioners with a local provisioner of its
+// own sets local.Options.OnComponentExit to this method.
+func (e *Engine) ComponentExited(hostNamespace, name, component string, err error) {
+	select {
+	case e.exits <- vclusterExit{namespace: hostNamespace, name: name, component: component, err: err}:
+	default: // a full channel already holds a wake-up
+	}
 }
 
 // Manager returns the controller-runtime manager, to add controllers or
@@ -330,7 +361,11 @@ func (t cacheTree) ListSpaces(ctx context.Context) (*tenancy.SpaceList, error) {
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
-// dnsSafe lower-cases s and replaces what a DNS label cannot hold.
+// dnsSafe turns s into a DNS-label-safe name part that never collides
+// for different inputs: s itself when it already is one (lower case, at
+// most 40 characters), else a lower-cased, cut-down form followed by 8 hex
+// characters of the SHA-256 of s ("Bob" and "bob", "bob.smith" and
+// "bob-smith" get different names).
 func dnsSafe(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
@@ -341,8 +376,15 @@ func dnsSafe(s string) string {
 		}
 	}
 	out := strings.Trim(b.String(), "-")
-	if len(out) > 40 {
-		out = out[:40]
+	if out == s && len(out) <= 40 && out != "" {
+		return out
 	}
-	return out
+	if len(out) > 31 {
+		out = strings.TrimRight(out[:31], "-")
+	}
+	sum := sha256.Sum256([]byte(s))
+	if out == "" {
+		return hex.EncodeToString(sum[:4])
+	}
+	return out + "-" + hex.EncodeToString(sum[:4])
 }
