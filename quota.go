@@ -2,19 +2,24 @@ package vclusterkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/quota/admission"
+	"github.com/vclusterkit/vclusterkit/sync/syncer"
+	"github.com/vclusterkit/vclusterkit/sync/translate"
 	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
 // setupQuota wires the quota ledger: a pod informer keeps it in step with
@@ -28,7 +33,7 @@ func (e *Engine) setupQuota() error {
 		}
 		return quota.EffectiveLimitRange(s.tenants, tenant)
 	}}
-	tracker := &admission.Tracker{Ledger: e.ledger, Resolver: resolver}
+	tracker := &admission.Tracker{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
 	return e.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		tracker.Context = ctx
 		// The ledger needs the tree before it can charge anything.
@@ -79,7 +84,7 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	if err != nil {
 		return fmt.Errorf("quota webhook certificates: %w", err)
 	}
-	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver}
+	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
 	srv, err := admission.Serve(ctx, wh, admission.ServerOptions{Addr: addr, Certs: certs})
 	if err != nil {
 		return fmt.Errorf("quota webhook: %w", err)
@@ -113,4 +118,48 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	defer dcancel()
 	_ = client.IgnoreNotFound(c.Delete(dctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: cfg.ObjectMeta}))
 	return nil
+}
+
+// quotaAdmit is the syncer's in-process admission for a virtual cluster
+// with a dedicated host namespace: a host pod is charged to the tenant's
+// ledger under the virtual pod's UID before it is created; over the limit,
+// the virtual pod is refused (an event and a PodScheduled=False condition
+// with reason QuotaExceeded) and tried again later.
+func (e *Engine) quotaAdmit(tenant string) syncer.AdmitFunc {
+	return func(ctx context.Context, virtual, host client.Object) error {
+		pod, ok := host.(*corev1.Pod)
+		if !ok {
+			return nil
+		}
+		var defaults *tenancy.LimitRangeDefaults
+		if s, err := e.snapshot(ctx); err == nil {
+			defaults = quota.EffectiveLimitRange(s.tenants, tenant)
+		}
+		err := e.ledger.Admit(ctx, virtual.GetUID(), tenant, quota.PodUsage(pod, defaults))
+		if errors.Is(err, quota.ErrQuotaExceeded) {
+			return syncer.Refuse("QuotaExceeded", "%v", err)
+		}
+		return err
+	}
+}
+
+// quotaKey is the ledger key of a host pod, for the webhook and the
+// tracker: in a virtual cluster's dedicated host namespace, where only the
+// syncer creates pods, the virtual pod's UID the syncer reserved under (so
+// the webhook finds that reservation instead of charging twice);
+// everywhere else the pod's own UID, since a tenant could write any
+// annotation there.
+func (e *Engine) quotaKey(p *corev1.Pod) types.UID {
+	uid := p.Annotations[translate.AnnotationUID]
+	if uid == "" || p.Labels[translate.LabelVirtualCluster] == "" {
+		return p.UID
+	}
+	ns := &corev1.Namespace{}
+	if err := e.client.Get(context.Background(), client.ObjectKey{Name: p.Namespace}, ns); err != nil {
+		return p.UID
+	}
+	if ns.Labels[vcluster.LabelVirtualCluster] != p.Labels[translate.LabelVirtualCluster] || ns.Labels[tenancy.LabelSpace] != "" {
+		return p.UID
+	}
+	return types.UID(uid)
 }

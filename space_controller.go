@@ -104,7 +104,7 @@ func (e *Engine) spaceTenantReady(ctx context.Context, sp *tenancy.Space) error 
 		}
 		older := 0
 		for _, o := range s.spaces {
-			if subtree[o.Spec.Tenant] && o.UID != sp.UID && o.CreationTimestamp.Before(&sp.CreationTimestamp) {
+			if subtree[o.Spec.Tenant] && o.UID != sp.UID && olderThan(&o, sp) {
 				older++
 			}
 		}

@@ -76,6 +76,7 @@ type syncerSpec struct {
 	config              *rest.Config
 	syncers             []syncer.Syncer
 	generation          int64
+	admit               syncer.AdmitFunc
 }
 
 type runningSyncer struct {
@@ -136,7 +137,7 @@ func (s *syncerSet) ensure(ctx context.Context, key string, spec syncerSpec) err
 			delete(s.running, key)
 		}
 	}
-	eng, err := syncer.New(s.host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers})
+	eng, err := syncer.New(s.host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit})
 	if err != nil {
 		return lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
 	}

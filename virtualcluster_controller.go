@@ -199,7 +199,7 @@ func (e *Engine) vcValidated(ctx context.Context, vc *vcluster.VirtualCluster) e
 		// the limit, so an existing one never loses its place.
 		older := 0
 		for _, o := range list.Items {
-			if subtree[o.Spec.Tenant] && o.UID != vc.UID && o.CreationTimestamp.Before(&vc.CreationTimestamp) {
+			if subtree[o.Spec.Tenant] && o.UID != vc.UID && olderThan(&o, vc) {
 				older++
 			}
 		}
@@ -442,10 +442,16 @@ func (e *Engine) vcSyncer(ctx context.Context, vc *vcluster.VirtualCluster) erro
 	if err != nil {
 		return err
 	}
-	return e.syncers.ensure(ctx, syncKey(vc), syncerSpec{
+	spec := syncerSpec{
 		name: vc.Name, hostNamespace: vc.EffectiveHostNamespace(), config: cfg, syncers: syncers,
 		generation: vc.Generation,
-	})
+	}
+	if spec.hostNamespace != vc.Namespace {
+		// A dedicated host namespace: pods are admitted against the quota
+		// in process, so a refusal shows on the virtual pod.
+		spec.admit = e.quotaAdmit(vc.Spec.Tenant)
+	}
+	return e.syncers.ensure(ctx, syncKey(vc), spec)
 }
 
 func syncKey(vc *vcluster.VirtualCluster) string { return vc.Namespace + "/" + vc.Name }

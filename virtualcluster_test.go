@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -312,4 +313,91 @@ func TestVirtualClusterPolicyRefusals(t *testing.T) {
 			t.Errorf("%s: control-plane state was created for a refused virtual cluster", tc.name)
 		}
 	}
+}
+
+// TestVirtualPodsAdmittedAgainstTenantQuota: the syncer admits host pods
+// against the tenant's quota in process: two pods fit a two-pod quota (the
+// webhook finds the syncer's reservation instead of charging twice), the
+// third is refused on the virtual pod with reason QuotaExceeded and never
+// reaches the host, and it is synced once a pod is deleted.
+func TestVirtualPodsAdmittedAgainstTenantQuota(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	createTenant(t, "oscorp", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("2")}
+	})
+	createSpace(t, "oscorp", "oscorp")
+	eventually(t, 60*time.Second, "the tenant namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "oscorp"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	vc := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "lab", Namespace: "oscorp"},
+		Spec: vcluster.VirtualClusterSpec{Tenant: "oscorp", HostNamespace: "oscorp-vc-lab"}}
+	if err := hostC.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "the virtual cluster to run", func(ctx context.Context) (bool, string) {
+		got, err := getVC(ctx, "oscorp", "lab")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, "SyncerReady"), fmt.Sprintf("phase %s", got.Status.Phase)
+	})
+	got, _ := getVC(ctx, "oscorp", "lab")
+	admin := virtualClientFromSecret(t, "oscorp", got.Status.KubeconfigSecret.Name)
+	tr, err := translate.New("lab", "oscorp-vc-lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/c:1"}}}}
+	}
+	for _, n := range []string{"one", "two"} {
+		if err := admin.Create(ctx, mk(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 60*time.Second, "two pods running on the host", func(ctx context.Context) (bool, string) {
+		var pods corev1.PodList
+		if err := hostC.List(ctx, &pods, client.InNamespace("oscorp-vc-lab")); err != nil {
+			return false, err.Error()
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("%d of %d host pods running", running, len(pods.Items))
+	})
+	third := mk("three")
+	if err := admin.Create(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the third pod to be refused by quota", func(ctx context.Context) (bool, string) {
+		vp := &corev1.Pod{}
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(third), vp); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range vp.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Reason == "QuotaExceeded" && strings.Contains(c.Message, "oscorp") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("conditions %+v", vp.Status.Conditions)
+	})
+	if err := hostC.Get(ctx, client.ObjectKey{Namespace: "oscorp-vc-lab", Name: tr.HostName("three", "default")}, &corev1.Pod{}); err == nil {
+		t.Fatal("the pod over quota reached the host")
+	}
+	if err := admin.Delete(ctx, mk("one"), client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "the refused pod to be synced once quota is freed", func(ctx context.Context) (bool, string) {
+		hp := &corev1.Pod{}
+		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "oscorp-vc-lab", Name: tr.HostName("three", "default")}, hp); err != nil {
+			return false, err.Error()
+		}
+		return hp.Status.Phase == corev1.PodRunning, "host phase " + string(hp.Status.Phase)
+	})
 }

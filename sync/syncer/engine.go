@@ -56,7 +56,21 @@ type Options struct {
 	Workers int
 	// Registerer for metrics. Default controller-runtime's metrics.Registry.
 	Registerer prometheus.Registerer
+	// Admit, when set, is asked before a host object is created, with the
+	// virtual object and the host object about to be written (a quota
+	// reservation, a policy check). An error wrapping ErrRefused (see
+	// Refuse) refuses the object like a Syncer refusal, and the object is
+	// tried again after AdmitRetry; any other error is retried with
+	// backoff.
+	Admit AdmitFunc
+	// AdmitRetry is when a refused admission is tried again (the quota
+	// may have been freed); zero means 15 seconds.
+	AdmitRetry time.Duration
 }
+
+// AdmitFunc decides whether a host object may be created; see
+// Options.Admit.
+type AdmitFunc func(ctx context.Context, virtual, host client.Object) error
 
 // Engine syncs one virtual cluster with its host namespace. Create it with
 // New and run it with Start; it is a manager.Runnable. Several Engines share

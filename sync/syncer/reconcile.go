@@ -182,6 +182,19 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 			k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToVirtual, OpDelete).Inc()
 			return reconcile.Result{}, nil
 		}
+		if admit := k.e.opts.Admit; admit != nil {
+			if err := admit(ctx, virtual, desired); err != nil {
+				var refusal *RefusedError
+				if errors.As(err, &refusal) {
+					retry := k.e.opts.AdmitRetry
+					if retry <= 0 {
+						retry = 15 * time.Second
+					}
+					return reconcile.Result{RequeueAfter: retry}, k.refuse(ctx, virtual, host, hExists, refusal)
+				}
+				return reconcile.Result{}, fmt.Errorf("admit: %w", err)
+			}
+		}
 		created, err := k.create(ctx, virtual, desired)
 		if err != nil || created == nil {
 			return reconcile.Result{}, err
