@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,7 +43,7 @@ func (e *Engine) setupNamespaceGuard() error {
 				return true
 			}
 		}
-		return false
+		return len(engineOwnerRefs(o)) > 0
 	})
 	return ctrl.NewControllerManagedBy(e.mgr).Named("namespace-guard").
 		For(&corev1.Namespace{}, builder.WithPredicates(hasEngineLabel)).
@@ -69,6 +70,19 @@ func (e *Engine) guardNamespace(ctx context.Context, req reconcile.Request) (rec
 			delete(ns.Labels, k)
 		}
 	}
+	// An ownerReference to a Space or VirtualCluster would let the garbage
+	// collector delete this foreign namespace with that object.
+	if refs := engineOwnerRefs(ns); len(refs) > 0 {
+		var keep []metav1.OwnerReference
+		for _, r := range ns.OwnerReferences {
+			if !isEngineOwnerRef(r) {
+				keep = append(keep, r)
+			} else {
+				removed = append(removed, "ownerReference "+r.Kind+"/"+r.Name)
+			}
+		}
+		ns.OwnerReferences = keep
+	}
 	if len(removed) == 0 {
 		return reconcile.Result{}, nil
 	}
@@ -76,7 +90,7 @@ func (e *Engine) guardNamespace(ctx context.Context, req reconcile.Request) (rec
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	e.recorder("vclusterkit-namespace-guard").Eventf(ns, nil, corev1.EventTypeWarning, "EngineLabelsRemoved", "Guard",
-		"namespace %s is owned by no Space or VirtualCluster; removed engine-owned labels %s", ns.Name, strings.Join(removed, ", "))
+		"namespace %s is owned by no Space or VirtualCluster; removed %s", ns.Name, strings.Join(removed, ", "))
 	return reconcile.Result{}, nil
 }
 
@@ -116,4 +130,18 @@ func (e *Engine) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (o
 		}
 	}
 	return false, 0, nil
+}
+
+func isEngineOwnerRef(r metav1.OwnerReference) bool {
+	return strings.HasPrefix(r.APIVersion, tenancy.Group+"/") || strings.HasPrefix(r.APIVersion, vcluster.GroupVersion.Group+"/")
+}
+
+func engineOwnerRefs(o client.Object) []metav1.OwnerReference {
+	var out []metav1.OwnerReference
+	for _, r := range o.GetOwnerReferences() {
+		if isEngineOwnerRef(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -101,6 +101,9 @@ func TestTenancyLabelsCannotBeDetachedOrForged(t *testing.T) {
 				return false, fmt.Sprintf("labels %v", got.Labels)
 			}
 		}
+		if len(got.OwnerReferences) != 0 {
+			return false, fmt.Sprintf("ownerReferences %v (the garbage collector would delete it with the Space)", got.OwnerReferences)
+		}
 		return got.Labels["team"] == "gotham", fmt.Sprintf("labels %v (the tenant's own label must stay)", got.Labels)
 	})
 	// The real space namespace is untouched by all this, and the space is
@@ -113,5 +116,16 @@ func TestTenancyLabelsCannotBeDetachedOrForged(t *testing.T) {
 	}
 	if !meta.IsStatusConditionTrue(sp.Status.Conditions, lifecycle.ConditionReady) {
 		t.Errorf("space not Ready after the attacks: %+v", sp.Status.Conditions)
+	}
+	// Deleting the Space removes its own namespace and never the forged one.
+	if err := hostC.Delete(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "the space's namespace to be gone", func(ctx context.Context) (bool, string) {
+		return gone(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wayne-app"}})
+	})
+	got := &corev1.Namespace{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "gotham"}, got); err != nil || !got.DeletionTimestamp.IsZero() {
+		t.Fatalf("the foreign namespace went with the Space: err %v, deletionTimestamp %v", err, got.DeletionTimestamp)
 	}
 }

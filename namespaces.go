@@ -187,6 +187,18 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 		}
 	}
 	maps.Copy(ns.Labels, want)
+	// The engine deletes its namespaces itself, in teardown order; an
+	// ownerReference to one of its objects (set by someone else) would let
+	// the garbage collector do it out of order.
+	if refs := engineOwnerRefs(ns); len(refs) > 0 {
+		var keep []metav1.OwnerReference
+		for _, r := range ns.OwnerReferences {
+			if !isEngineOwnerRef(r) {
+				keep = append(keep, r)
+			}
+		}
+		ns.OwnerReferences = keep
+	}
 	if ns.Annotations == nil && len(pol.RequiredNamespaceAnnotations) > 0 {
 		ns.Annotations = map[string]string{}
 	}
