@@ -251,3 +251,77 @@ func TestMaxSpacesRefusesTheNewest(t *testing.T) {
 		t.Fatal("the refused space got a namespace")
 	}
 }
+
+// TestTenantChangesPropagate: required namespace labels and annotations
+// and LimitRange defaults reach the space's namespace, usage is rolled up
+// into the tenant's status, and a change of members is reflected in the
+// RoleBindings of every namespace of the subtree.
+func TestTenantChangesPropagate(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	createTenant(t, "lex", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberUser, Name: "alice", Role: tenancy.RoleAdmin}}
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("5")}
+		tn.Spec.LimitRange = &tenancy.LimitRangeDefaults{DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}
+		tn.Spec.Policy.RequiredNamespaceLabels = map[string]string{"cost-center": "42"}
+		tn.Spec.Policy.RequiredNamespaceAnnotations = map[string]string{"owner": "lex"}
+	})
+	createTenant(t, "lex-labs", "lex")
+	createSpace(t, "lex-app", "lex")
+	createSpace(t, "lex-labs-x", "lex-labs")
+	eventually(t, 60*time.Second, "required labels, annotations and the LimitRange", func(ctx context.Context) (bool, string) {
+		ns := &corev1.Namespace{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex-app"}, ns); err != nil {
+			return false, err.Error()
+		}
+		if ns.Labels["cost-center"] != "42" || ns.Annotations["owner"] != "lex" {
+			return false, fmt.Sprintf("labels %v annotations %v", ns.Labels, ns.Annotations)
+		}
+		lr := &corev1.LimitRange{}
+		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "lex-app", Name: quota.ObjectName}, lr); err != nil {
+			return false, "LimitRange: " + err.Error()
+		}
+		for _, item := range lr.Spec.Limits {
+			if q, ok := item.DefaultRequest[corev1.ResourceCPU]; ok && q.String() == "50m" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("LimitRange %+v", lr.Spec.Limits)
+	})
+
+	if err := hostC.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "worker", Namespace: "lex-app"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "usage rolled up into the tenant's status", func(ctx context.Context) (bool, string) {
+		tn := &tenancy.Tenant{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex"}, tn); err != nil {
+			return false, err.Error()
+		}
+		pods := tn.Status.Usage[corev1.ResourcePods]
+		return pods.Value() == 1 && tn.Status.Spaces == 2, fmt.Sprintf("usage %v spaces %d", tn.Status.Usage, tn.Status.Spaces)
+	})
+
+	tn := &tenancy.Tenant{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "lex"}, tn); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(tn.DeepCopy())
+	tn.Spec.Members = []tenancy.Member{{Kind: tenancy.MemberUser, Name: "dave", Role: tenancy.RoleEdit}}
+	if err := hostC.Patch(ctx, tn, patch); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"lex-app", "lex-labs-x"} {
+		eventually(t, 60*time.Second, "the new members in "+ns, func(ctx context.Context) (bool, string) {
+			var rbs rbacv1.RoleBindingList
+			if err := hostC.List(ctx, &rbs, client.InNamespace(ns), client.MatchingLabels{vclusterkit.LabelManagedBy: "vclusterkit"}); err != nil {
+				return false, err.Error()
+			}
+			got := map[string]string{}
+			for _, rb := range rbs.Items {
+				got[rb.Subjects[0].Name] = rb.RoleRef.Name
+			}
+			return len(got) == 1 && got["dave"] == "edit", fmt.Sprintf("bindings %v", got)
+		})
+	}
+}
