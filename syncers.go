@@ -3,6 +3,9 @@ package vclusterkit
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,6 +46,10 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 		PersistentVolumeClaims: persistentvolumeclaims.Options{AllowedStorageClasses: pol.AllowedStorageClasses},
 		Nodes:                  nodes.Options{Mode: nodes.Fake},
 	}
+	// Host pods reach the virtual API server as kubernetes.default when
+	// its endpoint is routable from them (a Service of the helm
+	// provisioner); a loopback endpoint (the local provisioner) is not.
+	opts.Pods.APIServerHost, opts.Pods.APIServerPort = routableAPIServer(vc.Status.Endpoint)
 	if vc.Spec.Sync.Nodes == vcluster.NodeSyncReal {
 		opts.Nodes.Mode = nodes.Real
 	}
@@ -69,6 +76,23 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 		}
 	}
 	return builtin.Syncers(opts)
+}
+
+// routableAPIServer returns the host and port of endpoint when pods on the
+// host can reach it, else "" and 0.
+func routableAPIServer(endpoint string) (string, int32) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return "", 0
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() || u.Hostname() == "localhost" {
+		return "", 0
+	}
+	port := 443
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		port = p
+	}
+	return u.Hostname(), int32(port)
 }
 
 type syncerSpec struct {
