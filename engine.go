@@ -103,6 +103,9 @@ type Options struct {
 	// Syncers chooses the syncers of each virtual cluster; nil means the
 	// built-in set (DefaultSyncers).
 	Syncers SyncersFunc
+	// TemplateNamespace holds the ConfigMaps that Space.Spec.Template
+	// names; empty means DefaultTemplateNamespace.
+	TemplateNamespace string
 	// NetworkPolicy tunes the generated isolation policies.
 	NetworkPolicy netpol.Options
 	// Quota configures the admission webhook.

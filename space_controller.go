@@ -41,6 +41,7 @@ func (e *Engine) setupSpaces() error {
 				return e.ensureNetworkPolicies(ctx, s, hn, "")
 			})},
 			{Name: "AccessGranted", Run: e.spaceStep(e.ensureAccess)},
+			{Name: "TemplateApplied", Run: e.spaceTemplate},
 		},
 		Teardown: lifecycle.Steps[*tenancy.Space]{
 			{Name: "AccessRevoked", Run: func(ctx context.Context, sp *tenancy.Space) error { return e.revokeAccess(ctx, sp.Name, nil) }},
