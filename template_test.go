@@ -46,8 +46,8 @@ func TestSpaceTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string]string{
-		"starter": starterTemplate,
-		"escape": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: tenant-root}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: tenants, apiGroup: rbac.authorization.k8s.io}]\n",
+		"starter":   starterTemplate,
+		"escape":    "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: tenant-root}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: tenants, apiGroup: rbac.authorization.k8s.io}]\n",
 		"elsewhere": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: planted, namespace: kube-system}\n",
 	} {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: vclusterkit.DefaultTemplateNamespace}, Data: map[string]string{"objects.yaml": data}}
