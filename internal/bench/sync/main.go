@@ -40,6 +40,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
@@ -342,6 +343,8 @@ func peakRSS(pid int) (int64, error) {
 // drown the results.
 func setLogger() {
 	ctrl.SetLogger(logr.New(errorSink{}))
+	// controller-runtime's controllers also log through klog.
+	klog.SetLogger(logr.New(errorSink{}))
 }
 
 type errorSink struct{}
