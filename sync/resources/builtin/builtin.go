@@ -37,6 +37,11 @@ type Options struct {
 	// ServiceAccounts enables the ServiceAccount syncer (and makes host
 	// pods run as the synced accounts).
 	ServiceAccounts bool
+	// EndpointSlices configures the EndpointSlice syncer (its address
+	// policy; the zero value denies the private ranges of
+	// endpointslices.DefaultDeniedCIDRs unless an address is one of the
+	// virtual cluster's own pod IPs).
+	EndpointSlices endpointslices.Options
 	// Ingresses enables the Ingress syncer with these options.
 	Ingresses *ingresses.Options
 	// Disable names built-in syncers to leave out ("events", "nodes", ...).
@@ -76,10 +81,14 @@ func Syncers(opts Options) ([]syncer.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builtin.Syncers: %w", err)
 	}
+	es, err := endpointslices.New(opts.EndpointSlices)
+	if err != nil {
+		return nil, fmt.Errorf("builtin.Syncers: Options.EndpointSlices: %w", err)
+	}
 	all := map[string]syncer.Syncer{
 		"pods":                   ps,
 		"services":               services.New(),
-		"endpointslices":         endpointslices.New(),
+		"endpointslices":         es,
 		"configmaps":             configmaps.New(configmaps.Options{All: opts.AllConfigMaps}),
 		"secrets":                secrets.New(secrets.Options{All: opts.AllSecrets}),
 		"persistentvolumeclaims": persistentvolumeclaims.New(opts.PersistentVolumeClaims),

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
+	"github.com/vclusterkit/vclusterkit/sync/resources/endpointslices"
 	"github.com/vclusterkit/vclusterkit/sync/resources/ingresses"
 	"github.com/vclusterkit/vclusterkit/sync/resources/nodes"
 )
@@ -39,5 +40,8 @@ func TestSyncers(t *testing.T) {
 	}
 	if _, err := builtin.Syncers(builtin.Options{Nodes: nodes.Options{Mode: "imaginary"}}); err == nil || !strings.Contains(err.Error(), "Options.Mode") {
 		t.Errorf("bad node mode: %v", err)
+	}
+	if _, err := builtin.Syncers(builtin.Options{EndpointSlices: endpointslices.Options{DeniedCIDRs: []string{"10.0.0.0"}}}); err == nil || !strings.Contains(err.Error(), "Options.EndpointSlices") || !strings.Contains(err.Error(), "DeniedCIDRs[0]") {
+		t.Errorf("bad denied CIDR: %v", err)
 	}
 }

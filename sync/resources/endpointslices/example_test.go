@@ -17,3 +17,15 @@ func ExampleToHost() {
 	fmt.Println(h.Labels[discoveryv1.LabelServiceName], h.Labels[discoveryv1.LabelManagedBy])
 	// Output: db-x-shop-x-dev vclusterkit-syncer
 }
+
+// The host's networks here include a public range, so it is denied too:
+// addresses in it must be the tenant's own pod IPs.
+func ExampleNew() {
+	_, err := endpointslices.New(endpointslices.Options{DeniedCIDRs: append(endpointslices.DefaultDeniedCIDRs(), "198.51.100.0/24")})
+	fmt.Println(err)
+	_, err = endpointslices.New(endpointslices.Options{DeniedCIDRs: []string{"10.0.0.0/33"}})
+	fmt.Println(err != nil)
+	// Output:
+	// <nil>
+	// true
+}

@@ -2,6 +2,7 @@ package endpointslices
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -18,18 +19,30 @@ import (
 const ManagedBy = "vclusterkit-syncer"
 
 // Syncer syncs the EndpointSlices of virtual Services without a selector
-// (whose endpoints the tenant manages) to the host. Slices of Services with
-// a selector are not synced: the host computes those from the synced pods.
-type Syncer struct{}
+// (whose endpoints the tenant manages) to the host, refusing slices with an
+// address the address policy does not allow (see Options). Slices of
+// Services with a selector are not synced: the host computes those from the
+// synced pods.
+type Syncer struct {
+	policy policy
+}
 
 var (
 	_ syncer.Syncer  = (*Syncer)(nil)
 	_ syncer.Filter  = (*Syncer)(nil)
 	_ syncer.Watcher = (*Syncer)(nil)
+	_ syncer.Indexer = (*Syncer)(nil)
 )
 
-// New returns an EndpointSlice syncer.
-func New() *Syncer { return &Syncer{} }
+// New returns an EndpointSlice syncer. It fails when a DeniedCIDRs entry
+// is not a CIDR, naming the entry.
+func New(opts Options) (*Syncer, error) {
+	p, err := newPolicy(opts)
+	if err != nil {
+		return nil, fmt.Errorf("endpointslices.New: %w", err)
+	}
+	return &Syncer{policy: p}, nil
+}
 
 // Name implements syncer.Syncer.
 func (*Syncer) Name() string { return "endpointslices" }
@@ -54,25 +67,66 @@ func (*Syncer) ShouldSync(ctx context.Context, sc *syncer.Context, obj client.Ob
 	return len(s.Spec.Selector) == 0 && !(s.Namespace == "default" && s.Name == "kubernetes"), nil
 }
 
-// Watches implements syncer.Watcher: a Service changing (selector added or
-// removed) reconciles its slices.
-func (*Syncer) Watches() []syncer.Watch {
-	return []syncer.Watch{{Object: &corev1.Service{}, Map: func(ctx context.Context, sc *syncer.Context, obj client.Object) []types.NamespacedName {
-		var l discoveryv1.EndpointSliceList
-		if err := sc.Virtual.List(ctx, &l, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{discoveryv1.LabelServiceName: obj.GetName()}); err != nil {
-			return nil
-		}
-		var out []types.NamespacedName
-		for _, s := range l.Items {
-			out = append(out, types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
-		}
-		return out
-	}}}
+// IndexVirtual implements syncer.Indexer: slices are indexed by address.
+func (*Syncer) IndexVirtual(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &discoveryv1.EndpointSlice{}, addressIndex, sliceAddresses)
 }
 
-// ToHost implements syncer.Syncer.
-func (*Syncer) ToHost(_ context.Context, sc *syncer.Context, obj client.Object) (client.Object, error) {
-	return ToHost(sc.Translator, obj.(*discoveryv1.EndpointSlice)), nil
+// Watches implements syncer.Watcher: a Service changing (selector added or
+// removed) reconciles its slices, and a host pod of this virtual cluster
+// changing (getting an IP, terminating, going away) reconciles the slices
+// naming its IPs, so a slice is refused and its host copy removed once an
+// address stops being one of the tenant's pods.
+func (*Syncer) Watches() []syncer.Watch {
+	return []syncer.Watch{{Object: &corev1.Service{}, Map: serviceSlices}, {Object: &corev1.Pod{}, Host: true, Map: podSlices}}
+}
+
+// podSlices maps a host pod of this virtual cluster to the virtual slices
+// naming one of its IPs.
+func podSlices(ctx context.Context, sc *syncer.Context, obj client.Object) []types.NamespacedName {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || p.Namespace != sc.Translator.HostNamespace() || !sc.Translator.IsManaged(p) {
+		return nil
+	}
+	var out []types.NamespacedName
+	seen := map[types.NamespacedName]bool{}
+	for _, ip := range podIPs(p) {
+		var l discoveryv1.EndpointSliceList
+		if err := sc.Virtual.List(ctx, &l, client.MatchingFields{addressIndex: ip.String()}); err != nil {
+			return out
+		}
+		for _, s := range l.Items {
+			k := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// serviceSlices maps a virtual Service to its slices.
+func serviceSlices(ctx context.Context, sc *syncer.Context, obj client.Object) []types.NamespacedName {
+	var l discoveryv1.EndpointSliceList
+	if err := sc.Virtual.List(ctx, &l, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{discoveryv1.LabelServiceName: obj.GetName()}); err != nil {
+		return nil
+	}
+	var out []types.NamespacedName
+	for _, s := range l.Items {
+		out = append(out, types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+	}
+	return out
+}
+
+// ToHost implements syncer.Syncer: it refuses a slice with an address the
+// policy does not allow (see Options), else returns ToHost of it.
+func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj client.Object) (client.Object, error) {
+	v := obj.(*discoveryv1.EndpointSlice)
+	if err := s.check(ctx, sc, v); err != nil {
+		return nil, err
+	}
+	return ToHost(sc.Translator, v), nil
 }
 
 // ToHost returns the host copy of a slice: it names the host Service,
