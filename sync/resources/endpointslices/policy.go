@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,7 +120,7 @@ func ownPodIPs(ctx context.Context, sc *syncer.Context) (map[netip.Addr]bool, er
 	own := map[netip.Addr]bool{}
 	for i := range l.Items {
 		p := &l.Items[i]
-		if !sc.Translator.IsManaged(p) || p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if !eligible(sc, p) {
 			continue
 		}
 		for _, ip := range podIPs(p) {
@@ -127,6 +128,27 @@ func ownPodIPs(ctx context.Context, sc *syncer.Context) (map[netip.Addr]bool, er
 		}
 	}
 	return own, nil
+}
+
+// eligible says whether the IPs of host pod p may serve as endpoints of
+// this virtual cluster.
+func eligible(sc *syncer.Context, p *corev1.Pod) bool {
+	return p.Namespace == sc.Translator.HostNamespace() && sc.Translator.IsManaged(p) && !p.Spec.HostNetwork &&
+		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+// targetPodHas is the fast path of the policy: the endpoint's target
+// reference names a virtual pod whose host pod is eligible and has addr.
+func targetPodHas(ctx context.Context, sc *syncer.Context, v *discoveryv1.EndpointSlice, ep *discoveryv1.Endpoint, addr netip.Addr) bool {
+	ref := ep.TargetRef
+	if ref == nil || ref.Kind != "Pod" || ref.Name == "" || (ref.Namespace != "" && ref.Namespace != v.Namespace) {
+		return false
+	}
+	var p corev1.Pod
+	if err := sc.Host.Get(ctx, client.ObjectKey{Namespace: sc.Translator.HostNamespace(), Name: sc.Translator.HostName(ref.Name, v.Namespace)}, &p); err != nil {
+		return false
+	}
+	return eligible(sc, &p) && slices.Contains(podIPs(&p), addr)
 }
 
 // podIPs returns the parsed IPs of a pod.
@@ -146,22 +168,24 @@ func podIPs(p *corev1.Pod) []netip.Addr {
 	return out
 }
 
-// check refuses a slice with an address the policy does not allow. The
-// tenant's pod IPs are read (from the host cache) only when an address
-// lies in a denied range.
+// check refuses a slice with an address the policy does not allow. Host
+// pods are read (from the host cache) only for addresses in a denied range:
+// first the pod the endpoint's target reference names, then, when that is
+// not it, every pod of the virtual cluster once.
 func (s *Syncer) check(ctx context.Context, sc *syncer.Context, v *discoveryv1.EndpointSlice) error {
 	if v.AddressType == discoveryv1.AddressTypeFQDN {
 		return syncer.Refuse(ReasonAddressTypeNotAllowed, "endpoint slice %s/%s has address type FQDN; only IPv4 and IPv6 endpoints are synced to the host", v.Namespace, v.Name)
 	}
 	var own map[netip.Addr]bool
-	for i, ep := range v.Endpoints {
+	for i := range v.Endpoints {
+		ep := &v.Endpoints[i]
 		for j, addr := range ep.Addresses {
 			a, err := parseAddress(addr)
 			if err != nil {
 				return syncer.Refuse(ReasonAddressNotAllowed, "endpoints[%d].addresses[%d] %q: %v", i, j, addr, err)
 			}
 			pr, denied := s.policy.deniedBy(a)
-			if !denied {
+			if !denied || targetPodHas(ctx, sc, v, ep, a) {
 				continue
 			}
 			if own == nil {

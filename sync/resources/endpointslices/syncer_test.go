@@ -152,8 +152,11 @@ func TestAddressPolicy(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.example/db:1"}}}}); err != nil {
 		t.Fatal(err)
 	}
+	noRef := slice("own-noref", ns, "db", ownIP)
+	noRef.Endpoints[0].TargetRef = nil
 	for _, s := range []*discoveryv1.EndpointSlice{
 		slice("own", ns, "db", ownIP),
+		noRef,
 		slice("other-vc", ns, "db", "10.244.9.9"),
 		slice("foreign-ns", ns, "db", "10.244.9.10"),
 		slice("private", ns, "db", "203.0.113.12", "10.1.2.3"),
@@ -177,6 +180,7 @@ func TestAddressPolicy(t *testing.T) {
 	if h := waitHostSlice(t, e, "own", ns); h.Endpoints[0].Addresses[0] != ownIP {
 		t.Errorf("own slice addresses %v", h.Endpoints[0].Addresses)
 	}
+	waitHostSlice(t, e, "own-noref", ns)
 	waitHostSlice(t, e, "public", ns)
 	for name, addr := range map[string]string{"other-vc": "10.244.9.9", "foreign-ns": "10.244.9.10", "private": "10.1.2.3", "fqdn": "FQDN"} {
 		ev := e.WaitEvent(ns, name, syncer.ReasonRefused, addr)
@@ -211,6 +215,7 @@ func TestAddressPolicy(t *testing.T) {
 	// removes the host copy of the slice naming it.
 	setPodStatus(t, e.Host, client.ObjectKeyFromObject(&hp), ownIP, corev1.PodFailed)
 	waitNoHostSlice(t, e, "own", ns)
+	waitNoHostSlice(t, e, "own-noref", ns)
 }
 
 func TestNewRejectsBadCIDR(t *testing.T) {
