@@ -12,17 +12,20 @@
 // once; a re-created object is a new UID and is charged anew.
 //
 // Around the ledger: PodUsage computes what a pod is charged (LimitRange defaults
-// applied), Nodes builds the tree from tenancy.Tenant and tenancy.Space objects,
+// applied), PersistentVolumeClaimUsage and ServiceUsage what a claim and a Service are
+// charged (with ResourceQuota's keys, so any of them can be a subtree limit), Increase
+// what an update adds; Ledger.Recharge follows an existing object's changed usage.
+// Nodes builds the tree from tenancy.Tenant and tenancy.Space objects,
 // RenderResourceQuota and RenderLimitRange render the per-namespace objects that let the
 // API server's own quota admission act as a second line, Ledger.Usage rolls usage up per
 // tenant (own and subtree) for tenant status, and Collector exposes it all to Prometheus.
 // Package quota/admission serves the ledger as a fail-closed validating webhook; the
 // syncer calls Ledger.Admit in process before it creates host objects.
 //
-// Ledger keeps its state in memory, for one engine process that feeds it pod events (see
-// admission.Tracker) and reconciles it at start. SharedLedger is the same ledger with its
-// state in a Store (quota/kubestore keeps it in a ConfigMap) saved with optimistic
-// concurrency, for several replicas admitting at once. quota does not watch the cluster
-// by itself. Amounts are counted in milli-units for
-// cpu and in whole units (rounded up) for everything else, each at most 2^53.
+// Ledger keeps its state in memory, for one engine process that feeds it object events
+// (see admission.ObjectTracker) and reconciles it at start. SharedLedger is the same
+// ledger with its state in a Store (quota/kubestore keeps it in a ConfigMap) saved with
+// optimistic concurrency, for several replicas admitting at once. quota does not watch
+// the cluster by itself. Amounts are counted in milli-units for cpu and in whole units
+// (rounded up) for everything else, each at most 2^53.
 package quota

@@ -40,3 +40,25 @@ func ExampleLedger() {
 	// true false
 	// <nil>
 }
+
+// A Service turned from ClusterIP into a LoadBalancer is charged only what it adds.
+func ExampleIncrease() {
+	clusterIP := &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	lb := clusterIP.DeepCopy()
+	lb.Spec.Type = corev1.ServiceTypeLoadBalancer
+	inc := quota.Increase(quota.ServiceUsage(clusterIP), quota.ServiceUsage(lb))
+	fmt.Println(inc.Name(corev1.ResourceServicesLoadBalancers, resource.DecimalSI), inc.Name(corev1.ResourceServicesNodePorts, resource.DecimalSI), len(inc))
+	// Output: 1 1 2
+}
+
+func ExamplePersistentVolumeClaimUsage() {
+	class := "fast"
+	pvc := &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &class,
+		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}}}}
+	u := quota.PersistentVolumeClaimUsage(pvc)
+	fmt.Println(u.Name(corev1.ResourceRequestsStorage, resource.BinarySI))
+	fmt.Println(u.Name(quota.StorageClassResource(class, corev1.ResourceRequestsStorage), resource.BinarySI))
+	// Output:
+	// 10Gi
+	// 10Gi
+}

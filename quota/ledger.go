@@ -299,6 +299,63 @@ func (l *Ledger) Observe(o Object) error {
 	return nil
 }
 
+// Recharge records that an existing object now uses o.Resources: whatever o.UID held,
+// reserved or committed, is replaced by committed usage of exactly that amount under
+// o.Node, in one step and without a limit check — the object exists, and an increase
+// must have been admitted before it was made (admission.Webhook admits updates of
+// claims and Services for their Increase). Unlike Observe it follows changes of an
+// object already charged. Recharging with what is already committed changes nothing.
+func (l *Ledger) Recharge(o Object) error {
+	_, err := l.recharge(o)
+	return err
+}
+
+func (l *Ledger) recharge(o Object) (changed bool, err error) {
+	if o.UID == "" {
+		return false, fmt.Errorf("%w: uid is required", ErrInvalidRequest)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.nodes[o.Node]
+	if !ok {
+		return false, fmt.Errorf("%w: %q", ErrUnknownNode, o.Node)
+	}
+	amounts, err := l.amounts(o.Resources)
+	if err != nil {
+		return false, err
+	}
+	if e, ok := l.entries[o.UID]; ok {
+		if e.committed && e.node == n && sameAmounts(e.amounts, amounts) {
+			return false, nil
+		}
+		l.releaseLocked(o.UID)
+	}
+	for _, a := range amounts {
+		n.charge(a, true, 1)
+	}
+	l.entries[o.UID] = &entry{node: n, amounts: amounts, committed: true}
+	return true, nil
+}
+
+func sameAmounts(a, b []amount) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := make(map[int]int64, len(a))
+	for _, x := range a {
+		m[x.col] += x.v
+	}
+	for _, x := range b {
+		m[x.col] -= x.v
+	}
+	for _, v := range m {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Commit turns the reservation of uid into usage: the object now exists. Committing an
 // already committed UID is a no-op.
 func (l *Ledger) Commit(uid types.UID) error {

@@ -205,6 +205,24 @@ func (s *SharedLedger) Observe(o Object) error {
 	return s.update(ctx, true, func(l *Ledger) error { return l.Observe(o) })
 }
 
+// Recharge is Ledger.Recharge against the shared state; a recharge that changes nothing
+// saves nothing.
+func (s *SharedLedger) Recharge(o Object) error {
+	ctx, cancel := s.bg()
+	defer cancel()
+	err := s.update(ctx, true, func(l *Ledger) error {
+		changed, err := l.recharge(o)
+		if err == nil && !changed {
+			return errNothing
+		}
+		return err
+	})
+	if errors.Is(err, errNothing) {
+		return nil
+	}
+	return err
+}
+
 // errNothing aborts an update that would change nothing.
 var errNothing = errors.New("nothing to change")
 

@@ -35,3 +35,28 @@ func ExampleWebhook_Review() {
 	// true
 	// false quota exceeded: tenant "acme" count/pods: requested 1, used 0, reserved 1, hard 1
 }
+
+// Turning a ClusterIP Service into a LoadBalancer is an update charged its increase: with
+// the tenant's one load balancer taken, it is refused.
+func ExampleWebhook_Review_serviceUpdate() {
+	l := quota.NewLedger(quota.LedgerOptions{})
+	if err := l.SetNodes([]quota.Node{{Name: "acme", Hard: rl("services.loadbalancers", "1")}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := &admission.Webhook{Ledger: l, Resolver: admission.ResolverFunc(func(context.Context, string) (admission.Namespace, error) {
+		return admission.Namespace{Node: "acme"}, nil
+	})}
+	svc := func(uid, typ string) runtime.RawExtension {
+		return runtime.RawExtension{Raw: fmt.Appendf(nil, `{"metadata":{"name":"s","uid":%q,"resourceVersion":"1"},"spec":{"type":%q}}`, uid, typ)}
+	}
+	kind := metav1.GroupVersionKind{Version: "v1", Kind: "Service"}
+	r := w.Review(context.Background(), &admissionv1.AdmissionRequest{Kind: kind, Operation: admissionv1.Create, Object: svc("a", "LoadBalancer")})
+	fmt.Println(r.Allowed)
+	r = w.Review(context.Background(), &admissionv1.AdmissionRequest{Kind: kind, Operation: admissionv1.Update,
+		Object: svc("b", "LoadBalancer"), OldObject: svc("b", "ClusterIP")})
+	fmt.Println(r.Allowed, r.Result.Message)
+	// Output:
+	// true
+	// false quota exceeded: tenant "acme" services.loadbalancers: requested 1, used 0, reserved 1, hard 1
+}

@@ -23,16 +23,17 @@ type InstallOptions struct {
 	Service *admissionregistrationv1.ServiceReference
 	// CABundle is the PEM CA that signed the serving certificate (Certs.CAPEM); required.
 	CABundle []byte
-	// NamespaceSelector chooses the namespaces whose pods are checked; default: those
+	// NamespaceSelector chooses the namespaces whose objects are checked; default: those
 	// labelled with tenancy.LabelTenant.
 	NamespaceSelector *metav1.LabelSelector
 	// TimeoutSeconds; default 10.
 	TimeoutSeconds int32
 }
 
-// Install creates or updates the ValidatingWebhookConfiguration for pod creates. The
-// failure policy is Fail: when the webhook cannot be reached, pods are refused rather
-// than admitted without a quota check. Side effects are NoneOnDryRun: a dry run checks
+// Install creates or updates the ValidatingWebhookConfiguration: one webhook with the
+// Rules (pod creates; creates and updates of PersistentVolumeClaims and Services). The
+// failure policy is Fail: when the webhook cannot be reached, those requests are refused
+// rather than admitted without a quota check. Side effects are NoneOnDryRun: a dry run checks
 // without reserving.
 func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
 	if (opts.URL == "") == (opts.Service == nil) {
@@ -53,7 +54,6 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 	}
 	fail := admissionregistrationv1.Fail
 	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
-	scope := admissionregistrationv1.NamespacedScope
 	equivalent := admissionregistrationv1.Equivalent
 	cc := admissionregistrationv1.WebhookClientConfig{CABundle: opts.CABundle}
 	if opts.URL != "" {
@@ -71,7 +71,7 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 		cfg.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    opts.Name + ".quota.vclusterkit.io",
 			ClientConfig:            cc,
-			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: &scope}}},
+			Rules:                   Rules(),
 			FailurePolicy:           &fail,
 			MatchPolicy:             &equivalent,
 			SideEffects:             &sideEffects,
@@ -85,4 +85,19 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 		return nil, fmt.Errorf("admission: install %s: %w", opts.Name, err)
 	}
 	return cfg, nil
+}
+
+// Rules are the requests the webhook is registered for: CREATE of pods, and CREATE and
+// UPDATE of persistentvolumeclaims and services (an update is charged its increase, see
+// Webhook.Review). Subresources (status, resize, binding) are not matched.
+func Rules() []admissionregistrationv1.RuleWithOperations {
+	scope := admissionregistrationv1.NamespacedScope
+	rule := func(resources ...string) admissionregistrationv1.Rule {
+		return admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope}
+	}
+	return []admissionregistrationv1.RuleWithOperations{
+		{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: rule("pods")},
+		{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: rule("persistentvolumeclaims", "services")},
+	}
 }

@@ -15,7 +15,8 @@ import (
 
 // Tracker keeps a ledger in step with the pods that exist: a pod that appears commits
 // its reservation, a pod that ends (Succeeded, Failed) or is deleted releases its charge
-// exactly once, and Resync rebuilds the ledger from a full list. Feed it pod events with
+// exactly once, and Resync rebuilds the ledger from a full list. ObjectTracker does the
+// same for pods, claims and Services together. Feed it pod events with
 // EventHandler on any informer (client-go, controller-runtime's cache).
 type Tracker struct {
 	// Ledger is a *quota.Ledger or a *quota.SharedLedger.
@@ -82,7 +83,9 @@ func (t *Tracker) EventHandler() cache.ResourceEventHandler {
 }
 
 // Resync replaces the ledger's committed usage with what the given pods — all pods of
-// the managed namespaces — use. Call it at start and periodically.
+// the managed namespaces — use. Call it at start and periodically. The ledger's Reconcile
+// is ledger-wide: when claims and Services are charged too, this drops their charges;
+// use ObjectTracker.Resync with every kind instead.
 func (t *Tracker) Resync(ctx context.Context, pods []corev1.Pod) error {
 	var objs []quota.Object
 	var errs []error

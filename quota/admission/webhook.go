@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -21,7 +22,8 @@ import (
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
-// Path is where the webhook serves pod admission reviews.
+// Path is where the webhook serves admission reviews (pods, claims and Services alike;
+// the name is kept from when it served pods only).
 const Path = "/validate-pods"
 
 // Namespace is what the webhook needs to know about a host namespace.
@@ -90,8 +92,9 @@ var (
 	_ Recorder = (*quota.SharedLedger)(nil)
 )
 
-// Webhook admits pod creates against a quota ledger. It is fail closed: any error —
-// an unknown namespace, a request it cannot decode, a pod without UID — is a denial.
+// Webhook admits pod creates, and creates and updates of PersistentVolumeClaims and
+// Services, against a quota ledger (see Review). It is fail closed: any error — an
+// unknown namespace, a request it cannot decode, an object without UID — is a denial.
 // Safe for concurrent use.
 type Webhook struct {
 	// Ledger is a *quota.Ledger (one replica) or a *quota.SharedLedger (several).
@@ -103,6 +106,18 @@ type Webhook struct {
 	// webhook find the same reservation (Admit is idempotent per key) instead of
 	// charging twice. Use the same function in Tracker.
 	KeyFor func(*corev1.Pod) types.UID
+	// ObjectKeyFor is the ledger key of a PersistentVolumeClaim or Service; default its
+	// UID. Use the same function in ObjectTracker.
+	ObjectKeyFor func(metav1.Object) types.UID
+}
+
+func objectKeyFor(f func(metav1.Object) types.UID, obj metav1.Object) types.UID {
+	if f != nil {
+		if k := f(obj); k != "" {
+			return k
+		}
+	}
+	return obj.GetUID()
 }
 
 func keyFor(f func(*corev1.Pod) types.UID, pod *corev1.Pod) types.UID {
@@ -137,15 +152,66 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(rw).Encode(out)
 }
 
-// Review decides one admission request.
+// Review decides one admission request: a pod create, or a create or update of a
+// PersistentVolumeClaim or a Service; anything else is allowed untouched.
+//
+// A create is charged its whole usage (quota.PodUsage, quota.PersistentVolumeClaimUsage,
+// quota.ServiceUsage) under the object's key. An update of a claim or Service is charged
+// only its quota.Increase over the old object — a Service going from ClusterIP to
+// LoadBalancer reserves services.loadbalancers 1 (and its node ports), a claim expanded
+// from 1Gi to 3Gi reserves requests.storage 2Gi — under UpdateKey(key, old
+// resourceVersion), and is refused like a create when that would exceed a limit; a
+// change that adds nothing (a shrink, a relabel) is allowed without a check. The
+// ObjectTracker moves the object's charge to its new usage when it sees the update and
+// then releases that reservation; if the update never lands, the reservation expires.
 func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	log := ctrl.LoggerFrom(ctx).WithValues("namespace", req.Namespace, "name", req.Name)
-	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
+	log := ctrl.LoggerFrom(ctx).WithValues("namespace", req.Namespace, "name", req.Name, "kind", req.Kind.Kind)
+	if req.SubResource != "" || req.Kind.Group != "" {
 		return allow()
 	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
-		return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode pod: %v", err))
+	var (
+		key    types.UID
+		usage  func(Namespace) corev1.ResourceList
+		noun   string
+		object = req.Object.Raw
+	)
+	switch {
+	case req.Kind.Kind == "Pod" && req.Operation == admissionv1.Create:
+		var pod corev1.Pod
+		if err := json.Unmarshal(object, &pod); err != nil {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode pod: %v", err))
+		}
+		noun, key = "pod", keyFor(w.KeyFor, &pod)
+		usage = func(ns Namespace) corev1.ResourceList { return quota.PodUsage(&pod, ns.Defaults) }
+	case req.Kind.Kind == "PersistentVolumeClaim" || req.Kind.Kind == "Service":
+		if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+			return allow()
+		}
+		noun = strings.ToLower(req.Kind.Kind)
+		obj, err := decodeCharged(req.Kind.Kind, object)
+		if err != nil {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode %s: %v", noun, err))
+		}
+		key = objectKeyFor(w.ObjectKeyFor, obj)
+		newUsage, _ := ObjectUsage(obj, nil)
+		usage = func(Namespace) corev1.ResourceList { return newUsage }
+		if req.Operation == admissionv1.Update {
+			old, err := decodeCharged(req.Kind.Kind, req.OldObject.Raw)
+			if err != nil {
+				return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode old %s: %v", noun, err))
+			}
+			oldUsage, _ := ObjectUsage(old, nil)
+			increase := quota.Increase(oldUsage, newUsage)
+			if len(increase) == 0 {
+				return allow()
+			}
+			if key != "" {
+				key = UpdateKey(key, old.GetResourceVersion())
+			}
+			usage = func(Namespace) corev1.ResourceList { return increase }
+		}
+	default:
+		return allow()
 	}
 	ns, err := w.Resolver.Resolve(ctx, req.Namespace)
 	if err != nil {
@@ -155,15 +221,14 @@ func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if ns.Node == "" {
 		return allow()
 	}
-	usage := quota.PodUsage(&pod, ns.Defaults)
+	requested := usage(ns)
 	if req.DryRun != nil && *req.DryRun {
-		err = w.Ledger.Check(ns.Node, usage)
+		err = w.Ledger.Check(ns.Node, requested)
 	} else {
-		key := keyFor(w.KeyFor, &pod)
 		if key == "" {
-			return deny(http.StatusBadRequest, "quota: pod has no uid")
+			return deny(http.StatusBadRequest, "quota: "+noun+" has no uid")
 		}
-		err = w.Ledger.Admit(ctx, key, ns.Node, usage)
+		err = w.Ledger.Admit(ctx, key, ns.Node, requested)
 	}
 	if err != nil {
 		if errors.Is(err, quota.ErrQuotaExceeded) {
@@ -173,6 +238,47 @@ func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 		return deny(http.StatusInternalServerError, "quota: "+err.Error())
 	}
 	return allow()
+}
+
+// UpdateKey is the ledger key under which the Increase of an update is reserved: the
+// object's key and the resourceVersion of the object the update started from, so that
+// each transition is admitted (and charged) once, however often it is retried.
+func UpdateKey(key types.UID, oldResourceVersion string) types.UID {
+	return key + "/update/" + types.UID(oldResourceVersion)
+}
+
+func decodeCharged(kind string, raw []byte) (client.Object, error) {
+	var obj client.Object
+	switch kind {
+	case "PersistentVolumeClaim":
+		obj = &corev1.PersistentVolumeClaim{}
+	case "Service":
+		obj = &corev1.Service{}
+	default:
+		return nil, fmt.Errorf("kind %s is not charged", kind)
+	}
+	if len(raw) == 0 {
+		return nil, errors.New("empty object")
+	}
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// ObjectUsage is what obj is charged: quota.PodUsage (with defaults) for a pod,
+// quota.PersistentVolumeClaimUsage for a claim, quota.ServiceUsage for a Service. ok is
+// false for any other type, which the webhook and ObjectTracker do not charge.
+func ObjectUsage(obj client.Object, defaults *tenancy.LimitRangeDefaults) (usage corev1.ResourceList, ok bool) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return quota.PodUsage(o, defaults), true
+	case *corev1.PersistentVolumeClaim:
+		return quota.PersistentVolumeClaimUsage(o), true
+	case *corev1.Service:
+		return quota.ServiceUsage(o), true
+	}
+	return nil, false
 }
 
 func allow() *admissionv1.AdmissionResponse { return &admissionv1.AdmissionResponse{Allowed: true} }

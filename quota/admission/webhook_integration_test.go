@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/quota"
@@ -94,10 +95,14 @@ func setup(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDe
 		_ = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 
-	tracker := &admission.Tracker{Ledger: e.ledger, Resolver: resolver, Context: ctx}
+	// One ObjectTracker follows pods, claims and Services (it runs pods through Tracker).
+	tracker := &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver, Context: ctx}
 	factory := informers.NewSharedInformerFactory(cs, 0)
-	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(tracker.EventHandler()); err != nil {
-		t.Fatal(err)
+	for _, inf := range []cache.SharedIndexInformer{factory.Core().V1().Pods().Informer(),
+		factory.Core().V1().PersistentVolumeClaims().Informer(), factory.Core().V1().Services().Informer()} {
+		if _, err := inf.AddEventHandler(tracker.EventHandler()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	factory.Start(ctx.Done())
 	t.Cleanup(func() {

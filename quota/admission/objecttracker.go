@@ -1,0 +1,196 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vclusterkit/vclusterkit/quota"
+)
+
+// ObjectRecorder is what an ObjectTracker needs of a ledger: a Recorder that can also
+// move an existing object's charge to its current usage.
+type ObjectRecorder interface {
+	Recorder
+	Recharge(o quota.Object) error
+}
+
+var (
+	_ ObjectRecorder = (*quota.Ledger)(nil)
+	_ ObjectRecorder = (*quota.SharedLedger)(nil)
+)
+
+// ObjectTracker keeps a ledger in step with every kind the Webhook charges: pods (as
+// Tracker does), PersistentVolumeClaims and Services. A claim or Service that appears
+// commits its reservation (or, never admitted, is charged what it uses); an update moves
+// its charge to the new usage and then releases the reservation the Webhook made for the
+// update's Increase (UpdateKey); a delete releases its charge exactly once. Attach
+// EventHandler to a pod, a claim and a Service informer (client-go or controller-runtime's
+// cache); one tracker serves all three.
+type ObjectTracker struct {
+	// Ledger is a *quota.Ledger or a *quota.SharedLedger.
+	Ledger   ObjectRecorder
+	Resolver Resolver
+	// KeyFor is the ledger key of a pod and must match Webhook.KeyFor; default its UID.
+	KeyFor func(*corev1.Pod) types.UID
+	// ObjectKeyFor is the key of a claim or Service and must match
+	// Webhook.ObjectKeyFor; default its UID.
+	ObjectKeyFor func(metav1.Object) types.UID
+	// Context is used for resolving namespaces and logging in event handlers; default
+	// context.Background().
+	Context context.Context
+}
+
+func (t *ObjectTracker) ctx() context.Context {
+	if t.Context != nil {
+		return t.Context
+	}
+	return context.Background()
+}
+
+func (t *ObjectTracker) pods() *Tracker {
+	return &Tracker{Ledger: t.Ledger, Resolver: t.Resolver, KeyFor: t.KeyFor, Context: t.Context}
+}
+
+// Key is the ledger key of obj (KeyFor for pods, ObjectKeyFor otherwise).
+func (t *ObjectTracker) Key(obj client.Object) types.UID {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return keyFor(t.KeyFor, pod)
+	}
+	return objectKeyFor(t.ObjectKeyFor, obj)
+}
+
+// Observe records the current state of one object: a pod as Tracker.Observe does; a claim
+// or Service is charged exactly its current usage (quota.Ledger.Recharge). Other types are
+// ignored.
+func (t *ObjectTracker) Observe(ctx context.Context, obj client.Object) error {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return t.pods().Observe(ctx, pod)
+	}
+	usage, ok := ObjectUsage(obj, nil)
+	if !ok {
+		return nil
+	}
+	ns, err := t.Resolver.Resolve(ctx, obj.GetNamespace())
+	if err != nil {
+		return err
+	}
+	if ns.Node == "" {
+		return nil
+	}
+	return t.Ledger.Recharge(quota.Object{UID: t.Key(obj), Node: ns.Node, Resources: usage})
+}
+
+// Forget releases a deleted object's charge; a second call frees nothing.
+func (t *ObjectTracker) Forget(obj client.Object) bool { return t.Ledger.Release(t.Key(obj)) }
+
+// EventHandler adapts the tracker to informer events of pods, claims and Services.
+func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
+	log := func(err error, obj client.Object) {
+		if err != nil {
+			ctrl.LoggerFrom(t.ctx()).Error(err, "quota: observing object", "kind", fmt.Sprintf("%T", obj),
+				"namespace", obj.GetNamespace(), "name", obj.GetName())
+		}
+	}
+	podHandler := t.pods().EventHandler()
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if _, ok := obj.(*corev1.Pod); ok {
+				podHandler.OnAdd(obj, false)
+				return
+			}
+			o, ok := obj.(client.Object)
+			if !ok {
+				return
+			}
+			// Already committed (a relist, or Resync ran first): nothing to do, and no
+			// store round trip for a SharedLedger.
+			if _, committed := t.Ledger.Holds(t.Key(o)); committed {
+				return
+			}
+			log(t.Observe(t.ctx(), o), o)
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			if _, ok := newObj.(*corev1.Pod); ok {
+				podHandler.OnUpdate(oldObj, newObj)
+				return
+			}
+			o, ok := newObj.(client.Object)
+			old, ok2 := oldObj.(client.Object)
+			if !ok || !ok2 {
+				return
+			}
+			newUsage, charged := ObjectUsage(o, nil)
+			if !charged {
+				return
+			}
+			oldUsage, _ := ObjectUsage(old, nil)
+			key := t.Key(o)
+			if _, committed := t.Ledger.Holds(key); !committed || !equality.Semantic.DeepEqual(oldUsage, newUsage) {
+				log(t.Observe(t.ctx(), o), o)
+			}
+			// The new usage is charged now: the reservation the webhook made for this
+			// transition has done its job.
+			if old.GetResourceVersion() != o.GetResourceVersion() && len(quota.Increase(oldUsage, newUsage)) > 0 {
+				t.Ledger.Release(UpdateKey(key, old.GetResourceVersion()))
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				if _, charged := ObjectUsage(o, nil); charged {
+					t.Forget(o)
+				}
+			}
+		},
+	}
+}
+
+// Resync replaces the ledger's committed usage with what the given objects — every pod,
+// claim and Service of the managed namespaces, all together — use. The ledger's
+// Reconcile is ledger-wide, so a list missing one kind drops that kind's charges: when
+// claims and Services are tracked, resync through this method, never Tracker.Resync.
+// Call it at start and periodically.
+func (t *ObjectTracker) Resync(ctx context.Context, objects []client.Object) error {
+	var objs []quota.Object
+	var errs []error
+	cacheNS := map[string]Namespace{}
+	for _, obj := range objects {
+		if pod, ok := obj.(*corev1.Pod); ok && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
+			continue
+		}
+		if _, ok := ObjectUsage(obj, nil); !ok {
+			continue
+		}
+		ns, ok := cacheNS[obj.GetNamespace()]
+		if !ok {
+			var err error
+			ns, err = t.Resolver.Resolve(ctx, obj.GetNamespace())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err))
+				continue
+			}
+			cacheNS[obj.GetNamespace()] = ns
+		}
+		if ns.Node == "" {
+			continue
+		}
+		usage, _ := ObjectUsage(obj, ns.Defaults)
+		objs = append(objs, quota.Object{UID: t.Key(obj), Node: ns.Node, Resources: usage})
+	}
+	if len(errs) > 0 {
+		// A partial list would drop the charges of the objects left out: change nothing.
+		return fmt.Errorf("quota: resync skipped: %w", errors.Join(errs...))
+	}
+	return t.Ledger.Reconcile(objs)
+}
