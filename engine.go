@@ -158,6 +158,7 @@ type Engine struct {
 	exits    chan vclusterExit
 	webhook  *admission.Server
 	activity *activityTracker
+	tracker  *admission.ObjectTracker
 }
 
 // New validates opts, installs the CRDs (unless SkipCRDInstall) and builds

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -22,9 +23,10 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
-// setupQuota wires the quota ledger: a pod informer keeps it in step with
-// what exists, and (unless disabled) a fail-closed validating webhook
-// admits host pod creates against it.
+// setupQuota wires the quota ledger: informers on pods, claims and
+// Services keep it in step with what exists (and a periodic resync from
+// full lists heals any missed event), and (unless disabled) a fail-closed
+// validating webhook admits host creates against it.
 func (e *Engine) setupQuota() error {
 	resolver := admission.LabelResolver{Reader: e.client, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
 		s, err := e.snapshot(context.Background())
@@ -33,29 +35,73 @@ func (e *Engine) setupQuota() error {
 		}
 		return quota.EffectiveLimitRange(s.tenants, tenant)
 	}}
-	tracker := &admission.Tracker{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
+	e.tracker = &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
 	return e.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		tracker.Context = ctx
+		e.tracker.Context = ctx
 		// The ledger needs the tree before it can charge anything.
 		if err := e.refreshLedger(ctx); err != nil {
 			return err
 		}
-		inf, err := e.mgr.GetCache().GetInformer(ctx, &corev1.Pod{})
-		if err != nil {
-			return fmt.Errorf("quota: pod informer: %w", err)
+		var synced []toolscache.InformerSynced
+		for _, obj := range []client.Object{&corev1.Pod{}, &corev1.PersistentVolumeClaim{}, &corev1.Service{}} {
+			inf, err := e.mgr.GetCache().GetInformer(ctx, obj)
+			if err != nil {
+				return fmt.Errorf("quota: %T informer: %w", obj, err)
+			}
+			if _, err := inf.AddEventHandler(e.tracker.EventHandler()); err != nil {
+				return err
+			}
+			synced = append(synced, inf.HasSynced)
 		}
-		if _, err := inf.AddEventHandler(tracker.EventHandler()); err != nil {
-			return err
-		}
-		if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 			return ctx.Err()
 		}
+		go e.resyncQuotaEvery(ctx, time.Minute)
 		if e.opts.Quota.Disabled {
 			<-ctx.Done()
 			return nil
 		}
 		return e.serveWebhook(ctx, resolver)
 	}))
+}
+
+// resyncQuota rebuilds the ledger's committed usage from every pod, claim
+// and Service that exists: a charge whose object is gone is dropped.
+func (e *Engine) resyncQuota(ctx context.Context) error {
+	var objs []client.Object
+	var pods corev1.PodList
+	var pvcs corev1.PersistentVolumeClaimList
+	var svcs corev1.ServiceList
+	for _, l := range []client.ObjectList{&pods, &pvcs, &svcs} {
+		if err := e.client.List(ctx, l); err != nil {
+			return err
+		}
+	}
+	for i := range pods.Items {
+		objs = append(objs, &pods.Items[i])
+	}
+	for i := range pvcs.Items {
+		objs = append(objs, &pvcs.Items[i])
+	}
+	for i := range svcs.Items {
+		objs = append(objs, &svcs.Items[i])
+	}
+	return e.tracker.Resync(ctx, objs)
+}
+
+func (e *Engine) resyncQuotaEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.resyncQuota(ctx); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "quota resync")
+			}
+		}
+	}
 }
 
 func (e *Engine) refreshLedger(ctx context.Context) error {

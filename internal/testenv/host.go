@@ -105,15 +105,29 @@ func StartHost(ctx context.Context, opts HostOptions) (_ *Host, err error) {
 
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if out, err := h.run(cctx, "create", "cluster", "--name", h.Name, "--runtime", "binary",
-		"--etcd-binary", paths[binaries.Etcd],
-		"--kube-apiserver-binary", paths[binaries.KubeAPIServer],
-		"--kube-controller-manager-binary", paths[binaries.KubeControllerManager],
-		"--kube-scheduler-binary", paths[binaries.KubeScheduler],
-		"--kwok-controller-binary", paths[binaries.Kwok],
-		"--kubeconfig", h.KubeconfigPath,
-		"--wait", timeout.String(),
-	); err != nil {
+	create := func(wait time.Duration) ([]byte, error) {
+		return h.run(cctx, "create", "cluster", "--name", h.Name, "--runtime", "binary",
+			"--etcd-binary", paths[binaries.Etcd],
+			"--kube-apiserver-binary", paths[binaries.KubeAPIServer],
+			"--kube-controller-manager-binary", paths[binaries.KubeControllerManager],
+			"--kube-scheduler-binary", paths[binaries.KubeScheduler],
+			"--kwok-controller-binary", paths[binaries.Kwok],
+			"--kubeconfig", h.KubeconfigPath,
+			"--wait", wait.String(),
+		)
+	}
+	// kwokctl picks its ports by binding and releasing them, so two hosts
+	// started at the same moment can pick the same one: the first attempt
+	// gets half the time, and a failure is cleaned up and tried once more.
+	out, err := create(timeout / 2)
+	if err != nil && cctx.Err() == nil {
+		first := fmt.Sprintf("%v\n%s\n%s", err, out, h.logTails())
+		_, _ = h.run(cctx, "delete", "cluster", "--name", h.Name)
+		_ = os.Remove(h.KubeconfigPath)
+		if out, err = create(timeout / 2); err != nil {
+			return nil, fmt.Errorf("kwokctl create cluster (twice): %w\n%s\n%s\nfirst attempt: %s", err, out, h.logTails(), first)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("kwokctl create cluster: %w\n%s\n%s", err, out, h.logTails())
 	}
 	if err := h.ScaleNodes(cctx, opts.Nodes); err != nil {
