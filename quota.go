@@ -136,7 +136,10 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 		return fmt.Errorf("quota webhook: %w", err)
 	}
 	e.webhook = srv
-	io := admission.InstallOptions{CABundle: certs.CAPEM}
+	// A short timeout: the webhook answers from memory, and callers (Helm
+	// installing a control plane, the syncer) must not hang on an engine
+	// that is stopping.
+	io := admission.InstallOptions{CABundle: certs.CAPEM, TimeoutSeconds: 3}
 	if qo.Service != nil {
 		io.Service = qo.Service
 	} else {

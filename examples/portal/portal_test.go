@@ -327,7 +327,7 @@ func TestKubeconfigDownloadOnlyForMembers(t *testing.T) {
 		{"carol", "web", nil, 403, "carol is not a member of tenant acme-web"}, // sibling tenant
 		{"eve", "web", []string{"acme-devs"}, 403, "through a group"},
 		{"mallory", "web", []string{"globex-devs"}, 403, "not a member"},
-		{"Bob", "web", nil, 403, "belongs to another user"}, // Secret name folds Bob to bob
+		{"Bob", "web", nil, 404, "not issued yet"}, // Bob's Secret is not bob's: names never fold together
 		{"carol", "etl", nil, 404, "not issued yet"},
 		{"bob", "nope", nil, 404, "no virtual cluster"},
 	}

@@ -326,9 +326,23 @@ func (p *Provisioner) Deprovision(ctx context.Context, vc *vcluster.VirtualClust
 func (p *Provisioner) remove(ctx context.Context, cfg *action.Configuration, vc *vcluster.VirtualCluster) error {
 	ns, name := vc.EffectiveHostNamespace(), ReleaseName(vc)
 	un := action.NewUninstall(cfg)
-	un.Wait, un.Timeout, un.DeletionPropagation = true, p.opts.Timeout, "foreground"
-	if _, err := un.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		return fmt.Errorf("helm: uninstalling %s: %w", name, err)
+	// Helm's uninstall takes no context: when ctx is already done (an
+	// engine shutting down, cleaning up after a cancelled install) it
+	// deletes without waiting, and a wait in progress is abandoned when
+	// ctx ends, so a caller is never held for the whole Timeout.
+	un.Wait, un.Timeout, un.DeletionPropagation = ctx.Err() == nil, p.opts.Timeout, "foreground"
+	done := make(chan error, 1)
+	go func() {
+		_, err := un.Run(name)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return fmt.Errorf("helm: uninstalling %s: %w", name, err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("helm: uninstalling %s: %w (the uninstall goes on in the background)", name, ctx.Err())
 	}
 	err := p.host.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace(ns),
 		client.MatchingLabels{"app.kubernetes.io/instance": name, vcluster.LabelVirtualCluster: vc.Name})
