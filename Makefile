@@ -12,8 +12,9 @@ export VCLUSTERKIT_TOOLS_DIR := $(TOOLS_DIR)
 API_PACKAGES ?= $(shell ls -d tenancy vcluster 2>/dev/null)
 # One test package at a time: several packages start whole host clusters and
 # virtual control planes, and two of those at once on 2 cores make start-up
-# timeouts flaky. Measured: about 12 minutes for the whole suite when cached.
-GOTEST_FLAGS ?= -p 1 -timeout 45m
+# timeouts flaky. -count=1: results of tests against real components are never
+# taken from the Go test cache. Measured: about 12 minutes when the binaries are cached.
+GOTEST_FLAGS ?= -p 1 -count=1 -timeout 45m
 
 .PHONY: all tools test test-deps vet unit demo generate fmt tidy bench
 
