@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -192,6 +193,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		}
 		return a
 	}
+	skipNameValidation := true
 	mgr, err := ctrl.NewManager(host, ctrl.Options{
 		Scheme:                        s,
 		Logger:                        opts.Logger,
@@ -201,6 +203,10 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: opts.LeaderElectionReleaseOnCancel,
+		// Several engines may run in one process (one per host cluster, or
+		// tests): their controllers share names, and with them the
+		// controller metrics' labels.
+		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vclusterkit.New: manager: %w", err)
