@@ -369,8 +369,6 @@ func (t cacheTree) ListSpaces(ctx context.Context) (*tenancy.SpaceList, error) {
 	return l, t.c.List(ctx, l)
 }
 
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
-
 // dnsSafe turns s into a DNS-label-safe name part that never collides
 // for different inputs: s itself when it already is one (lower case, at
 // most 40 characters), else a lower-cased, cut-down form followed by 8 hex

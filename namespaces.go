@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -500,15 +499,6 @@ func (e *Engine) usage(ctx context.Context, tenant string) (corev1.ResourceList,
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // olderThan orders objects by creation time, then namespace and name (the

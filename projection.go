@@ -2,6 +2,7 @@ package vclusterkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -280,5 +281,5 @@ func annotationsCover(have, want map[string]string) bool {
 }
 
 func isConflictOrGone(err error) bool {
-	return errorsIs(err, tenancy.ErrConflict) || errorsIs(err, tenancy.ErrNotFound)
+	return errors.Is(err, tenancy.ErrConflict) || errors.Is(err, tenancy.ErrNotFound)
 }

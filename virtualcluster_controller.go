@@ -377,7 +377,7 @@ func (e *Engine) vcAccess(ctx context.Context, vc *vcluster.VirtualCluster) erro
 			sec := &corev1.Secret{
 				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 				ObjectMeta: metav1.ObjectMeta{
-					Name: memberKubeconfigName(vc, m.Name), Namespace: vc.Namespace,
+					Name: MemberKubeconfigSecret(vc.Name, m.Name), Namespace: vc.Namespace,
 					Labels: map[string]string{LabelManagedBy: managedBy, vcluster.LabelVirtualCluster: vc.Name, "vcluster.vclusterkit.io/user": dnsSafe(m.Name)},
 				},
 				Type: corev1.SecretTypeOpaque,
@@ -411,10 +411,6 @@ func (e *Engine) vcAccess(ctx context.Context, vc *vcluster.VirtualCluster) erro
 // a virtual cluster (in the VirtualCluster's namespace, key "config").
 func MemberKubeconfigSecret(vcName, user string) string {
 	return vcName + "-kubeconfig-" + dnsSafe(user)
-}
-
-func memberKubeconfigName(vc *vcluster.VirtualCluster, user string) string {
-	return MemberKubeconfigSecret(vc.Name, user)
 }
 
 func (e *Engine) vcSyncer(ctx context.Context, vc *vcluster.VirtualCluster) error {
