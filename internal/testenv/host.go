@@ -106,7 +106,11 @@ func StartHost(ctx context.Context, opts HostOptions) (_ *Host, err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	create := func(wait time.Duration) ([]byte, error) {
-		return h.run(cctx, "create", "cluster", "--name", h.Name, "--runtime", "binary",
+		// Each attempt has its own deadline: kwokctl can also hang rather
+		// than fail, and a hang must leave time for the retry.
+		actx, acancel := context.WithTimeout(cctx, wait)
+		defer acancel()
+		return h.run(actx, "create", "cluster", "--name", h.Name, "--runtime", "binary",
 			"--etcd-binary", paths[binaries.Etcd],
 			"--kube-apiserver-binary", paths[binaries.KubeAPIServer],
 			"--kube-controller-manager-binary", paths[binaries.KubeControllerManager],
