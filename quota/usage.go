@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
@@ -15,73 +16,30 @@ import (
 const ResourceCountPods corev1.ResourceName = "count/pods"
 
 // PodUsage is what a pod is charged, with the keys ResourceQuota uses: pods and
-// count/pods (1 each), requests.X and X (the request), limits.X. Containers without a
-// request or limit get the LimitRange defaults first, as the API server's LimitRanger
-// would apply them (defaults may be nil); a container with a limit but no request is
-// charged the limit as its request, as API defaulting does before LimitRanger runs. The pod total is the larger of the regular containers'
-// (plus restartable init containers') sum and any single init container, plus overhead.
-// Pods in a terminal phase are charged nothing, as ResourceQuota does.
+// count/pods (1 each), requests.X and X (the request), limits.X. The totals are the
+// API server's own (k8s.io/component-helpers resource.PodRequests and PodLimits, as the
+// ResourceQuota evaluator computes them): regular and restartable init containers add
+// up, a plain init container counts when it is larger, pod-level resources
+// (spec.resources) replace the containers' cpu and memory, overhead is added (to limits
+// only where a limit is set); and during an in-place resize the pod is charged the
+// largest of its spec, allocated and actuated totals (status), so a shrink frees quota
+// only once the kubelet has applied it, and a grow is charged as soon as it is asked
+// for.
+//
+// Before that, the pod is defaulted as the API server would do it: a container (or the
+// pod level) with a limit but no request gets the limit as its request, and containers
+// without a request or limit get the LimitRange defaults (defaults may be nil), so a
+// pod charged here before it is created (the syncer's in-process admission) is charged
+// what it will be charged once it exists. Pods in a terminal phase are charged nothing,
+// as ResourceQuota does for compute resources.
 func PodUsage(pod *corev1.Pod, defaults *tenancy.LimitRangeDefaults) corev1.ResourceList {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return corev1.ResourceList{}
 	}
-	reqs, lims := corev1.ResourceList{}, corev1.ResourceList{}
-	effective := func(c *corev1.Container) (corev1.ResourceList, corev1.ResourceList) {
-		req := c.Resources.Requests.DeepCopy()
-		lim := c.Resources.Limits.DeepCopy()
-		if req == nil {
-			req = corev1.ResourceList{}
-		}
-		if lim == nil {
-			lim = corev1.ResourceList{}
-		}
-		// API defaulting first: a limit without a request is also the request.
-		for k, v := range lim {
-			if _, ok := req[k]; !ok {
-				req[k] = v.DeepCopy()
-			}
-		}
-		// Then LimitRanger: default limits, and default requests (which default to the
-		// default limits when the LimitRange leaves them out).
-		if defaults != nil {
-			for k, v := range defaults.Default {
-				if _, ok := lim[k]; !ok {
-					lim[k] = v.DeepCopy()
-				}
-			}
-			for _, src := range []corev1.ResourceList{defaults.DefaultRequest, defaults.Default} {
-				for k, v := range src {
-					if _, ok := req[k]; !ok {
-						req[k] = v.DeepCopy()
-					}
-				}
-			}
-		}
-		return req, lim
-	}
-	for i := range pod.Spec.Containers {
-		r, l := effective(&pod.Spec.Containers[i])
-		add(reqs, r)
-		add(lims, l)
-	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			r, l := effective(c)
-			add(reqs, r)
-			add(lims, l)
-		}
-	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
-			r, l := effective(c)
-			maxInto(reqs, r)
-			maxInto(lims, l)
-		}
-	}
-	add(reqs, pod.Spec.Overhead)
-	add(lims, pod.Spec.Overhead)
+	p := defaultedPod(pod, defaults)
+	opts := resourcehelper.PodResourcesOptions{UseStatusResources: true, InPlacePodLevelResourcesVerticalScalingEnabled: true}
+	reqs := resourcehelper.PodRequests(p, opts)
+	lims := resourcehelper.PodLimits(p, opts)
 
 	out := corev1.ResourceList{
 		corev1.ResourcePods: resource.MustParse("1"),
@@ -99,20 +57,49 @@ func PodUsage(pod *corev1.Pod, defaults *tenancy.LimitRangeDefaults) corev1.Reso
 	return out
 }
 
-func add(into, from corev1.ResourceList) {
-	for k, v := range from {
-		cur := into[k]
-		cur.Add(v)
-		into[k] = cur
-	}
-}
-
-func maxInto(into, from corev1.ResourceList) {
-	for k, v := range from {
-		if cur, ok := into[k]; !ok || v.Cmp(cur) > 0 {
-			into[k] = v.DeepCopy()
+// defaultedPod is pod (a copy when anything changes) with API defaulting and LimitRanger
+// applied to its resources: limit-without-request becomes the request, then the
+// LimitRange default limits and default requests (which default to the default
+// limits) fill what is unset.
+func defaultedPod(pod *corev1.Pod, defaults *tenancy.LimitRangeDefaults) *corev1.Pod {
+	p := pod.DeepCopy()
+	fill := func(r *corev1.ResourceRequirements, lrDefaults bool) {
+		if r.Requests == nil {
+			r.Requests = corev1.ResourceList{}
+		}
+		if r.Limits == nil {
+			r.Limits = corev1.ResourceList{}
+		}
+		for k, v := range r.Limits {
+			if _, ok := r.Requests[k]; !ok {
+				r.Requests[k] = v.DeepCopy()
+			}
+		}
+		if lrDefaults && defaults != nil {
+			for k, v := range defaults.Default {
+				if _, ok := r.Limits[k]; !ok {
+					r.Limits[k] = v.DeepCopy()
+				}
+			}
+			for _, src := range []corev1.ResourceList{defaults.DefaultRequest, defaults.Default} {
+				for k, v := range src {
+					if _, ok := r.Requests[k]; !ok {
+						r.Requests[k] = v.DeepCopy()
+					}
+				}
+			}
 		}
 	}
+	for i := range p.Spec.Containers {
+		fill(&p.Spec.Containers[i].Resources, true)
+	}
+	for i := range p.Spec.InitContainers {
+		fill(&p.Spec.InitContainers[i].Resources, true)
+	}
+	if p.Spec.Resources != nil {
+		fill(p.Spec.Resources, false)
+	}
+	return p
 }
 
 // ParseResourceList parses a quota given as strings (a form, a flag, a config file),

@@ -63,7 +63,61 @@ func TestPodUsageAppliesLimitRangeDefaults(t *testing.T) {
 				},
 				Overhead: rl("cpu", "250m"),
 			}},
-			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "3250m", "cpu", "3250m", "limits.cpu", "250m"),
+			// Overhead adds to a limit only where the pod has one (as upstream).
+			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "3250m", "cpu", "3250m"),
+		},
+		{
+			name: "overhead adds to set limits",
+			pod: corev1.Pod{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "a", Resources: corev1.ResourceRequirements{Limits: rl("cpu", "1")}}},
+				Overhead:   rl("cpu", "250m"),
+			}},
+			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "1250m", "cpu", "1250m", "limits.cpu", "1250m"),
+		},
+		{
+			// An attack: tiny container requests under a large pod-level request. The
+			// pod reserves the pod-level amount on its node, so that is what it costs.
+			name: "pod-level resources replace the containers' cpu and memory",
+			pod: corev1.Pod{Spec: corev1.PodSpec{
+				Resources: &corev1.ResourceRequirements{Limits: rl("cpu", "8", "memory", "8Gi")},
+				Containers: []corev1.Container{
+					{Name: "a", Resources: corev1.ResourceRequirements{Requests: rl("cpu", "1m", "memory", "1Mi")}},
+					{Name: "b"},
+				},
+			}},
+			defaults: defaults,
+			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "8", "cpu", "8", "limits.cpu", "8",
+				"requests.memory", "8Gi", "memory", "8Gi", "limits.memory", "8Gi"),
+		},
+		{
+			// In-place resize: a shrink asked for (spec 1) but not yet applied by the
+			// kubelet (allocated and actuated 2) still costs what the kubelet holds, as
+			// upstream computes it: the larger of the spec, allocated and actuated pod
+			// totals (3, 4, 4).
+			name: "resize: a shrink costs the old size until the kubelet applies it",
+			pod: corev1.Pod{
+				Spec: corev1.PodSpec{Containers: []corev1.Container{
+					{Name: "shrinks", Resources: corev1.ResourceRequirements{Requests: rl("cpu", "1")}},
+					{Name: "steady", Resources: corev1.ResourceRequirements{Requests: rl("cpu", "2")}},
+				}},
+				Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
+					{Name: "shrinks", AllocatedResources: rl("cpu", "2"), Resources: &corev1.ResourceRequirements{Requests: rl("cpu", "2")}},
+					{Name: "steady", AllocatedResources: rl("cpu", "2"), Resources: &corev1.ResourceRequirements{Requests: rl("cpu", "2")}},
+				}},
+			},
+			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "4", "cpu", "4"),
+		},
+		{
+			name: "resize: a grow costs the new size as soon as it is asked for",
+			pod: corev1.Pod{
+				Spec: corev1.PodSpec{Containers: []corev1.Container{
+					{Name: "grows", Resources: corev1.ResourceRequirements{Requests: rl("cpu", "3")}},
+				}},
+				Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
+					{Name: "grows", AllocatedResources: rl("cpu", "1"), Resources: &corev1.ResourceRequirements{Requests: rl("cpu", "1")}},
+				}},
+			},
+			want: rl("pods", "1", "count/pods", "1", "requests.cpu", "3", "cpu", "3"),
 		},
 		{
 			name: "terminal pods are free",

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
@@ -28,10 +32,15 @@ type InstallOptions struct {
 	NamespaceSelector *metav1.LabelSelector
 	// TimeoutSeconds; default 10.
 	TimeoutSeconds int32
+	// Counted are the resources, beyond pods, claims and Services, whose creates the
+	// webhook counts (Webhook.Counted; quota.CountedResources of the tree). Install
+	// again when they change.
+	Counted []schema.GroupResource
 }
 
 // Install creates or updates the ValidatingWebhookConfiguration: one webhook with the
-// Rules (pod creates; creates and updates of PersistentVolumeClaims and Services). The
+// Rules (pod creates and resizes; creates and updates of PersistentVolumeClaims and
+// Services; creates of the Counted resources). The
 // failure policy is Fail: when the webhook cannot be reached, those requests are refused
 // rather than admitted without a quota check. Side effects are NoneOnDryRun: a dry run checks
 // without reserving.
@@ -71,7 +80,7 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 		cfg.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    opts.Name + ".quota.vclusterkit.io",
 			ClientConfig:            cc,
-			Rules:                   Rules(),
+			Rules:                   Rules(opts.Counted...),
 			FailurePolicy:           &fail,
 			MatchPolicy:             &equivalent,
 			SideEffects:             &sideEffects,
@@ -87,17 +96,43 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 	return cfg, nil
 }
 
-// Rules are the requests the webhook is registered for: CREATE of pods, and CREATE and
-// UPDATE of persistentvolumeclaims and services (an update is charged its increase, see
-// Webhook.Review). Subresources (status, resize, binding) are not matched.
-func Rules() []admissionregistrationv1.RuleWithOperations {
+// Rules are the requests the webhook is registered for: CREATE of pods, UPDATE of
+// pods/resize (an in-place resize is charged its increase), CREATE and UPDATE of
+// persistentvolumeclaims and services (an update is charged its increase, see
+// Webhook.Review), and CREATE of every counted resource (any version of its group: the
+// webhook counts objects, whatever version they are written in). Other subresources
+// (status, binding) are not matched.
+func Rules(counted ...schema.GroupResource) []admissionregistrationv1.RuleWithOperations {
 	scope := admissionregistrationv1.NamespacedScope
-	rule := func(resources ...string) admissionregistrationv1.Rule {
-		return admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope}
+	rule := func(group, version string, resources ...string) admissionregistrationv1.Rule {
+		return admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{version}, Resources: resources, Scope: &scope}
 	}
-	return []admissionregistrationv1.RuleWithOperations{
-		{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: rule("pods")},
+	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
+	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
+	out := []admissionregistrationv1.RuleWithOperations{
+		{Operations: create, Rule: rule("", "v1", "pods")},
+		{Operations: update, Rule: rule("", "v1", "pods/resize")},
 		{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-			Rule: rule("persistentvolumeclaims", "services")},
+			Rule: rule("", "v1", "persistentvolumeclaims", "services")},
 	}
+	byGroup := map[string][]string{}
+	var groups []string
+	for _, gr := range counted {
+		if quota.Priced(gr) {
+			continue
+		}
+		if _, ok := byGroup[gr.Group]; !ok {
+			groups = append(groups, gr.Group)
+		}
+		if !slices.Contains(byGroup[gr.Group], gr.Resource) {
+			byGroup[gr.Group] = append(byGroup[gr.Group], gr.Resource)
+		}
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		res := byGroup[g]
+		sort.Strings(res)
+		out = append(out, admissionregistrationv1.RuleWithOperations{Operations: create, Rule: rule(g, "*", res...)})
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vclusterkit/vclusterkit/quota"
@@ -106,14 +107,23 @@ func TestReviewClaimsAndServices(t *testing.T) {
 
 func TestRulesCoverClaimsAndServices(t *testing.T) {
 	got := map[string]string{}
-	for _, r := range admission.Rules() {
-		for _, res := range r.Resources {
-			for _, op := range r.Operations {
-				got[res] += string(op) + " "
+	counted := []schema.GroupResource{{Resource: "configmaps"}, {Group: "apps", Resource: "deployments"},
+		{Resource: "secrets"}, {Resource: "pods"}, {Group: "apps", Resource: "statefulsets"}}
+	for _, r := range admission.Rules(counted...) {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, op := range r.Operations {
+					got[g+"/"+res] += string(op) + " "
+				}
 			}
 		}
 	}
-	want := map[string]string{"pods": "CREATE ", "persistentvolumeclaims": "CREATE UPDATE ", "services": "CREATE UPDATE "}
+	// Pods are priced, never merely counted: no second rule for them.
+	want := map[string]string{"/pods": "CREATE ", "/pods/resize": "UPDATE ", "/persistentvolumeclaims": "CREATE UPDATE ", "/services": "CREATE UPDATE ",
+		"/configmaps": "CREATE ", "/secrets": "CREATE ", "apps/deployments": "CREATE ", "apps/statefulsets": "CREATE "}
+	if len(got) != len(want) {
+		t.Errorf("rules cover %v; want %v", got, want)
+	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: operations %q, want %q", k, got[k], v)

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,7 +30,8 @@ var (
 )
 
 // ObjectTracker keeps a ledger in step with every kind the Webhook charges: pods (as
-// Tracker does), PersistentVolumeClaims and Services. A claim or Service that appears
+// Tracker does, plus in-place resizes), PersistentVolumeClaims, Services, and the
+// Counted resources (through CountedEventHandler). A claim or Service that appears
 // commits its reservation (or, never admitted, is charged what it uses); an update moves
 // its charge to the new usage and then releases the reservation the Webhook made for the
 // update's Increase (UpdateKey); a delete releases its charge exactly once. Attach
@@ -119,8 +121,11 @@ func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
 			log(t.Observe(t.ctx(), o), o)
 		},
 		UpdateFunc: func(oldObj, newObj any) {
-			if _, ok := newObj.(*corev1.Pod); ok {
-				podHandler.OnUpdate(oldObj, newObj)
+			if pod, ok := newObj.(*corev1.Pod); ok {
+				old, _ := oldObj.(*corev1.Pod)
+				if old == nil || !t.resized(old, pod) {
+					podHandler.OnUpdate(oldObj, newObj)
+				}
 				return
 			}
 			o, ok := newObj.(client.Object)
@@ -156,8 +161,65 @@ func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
 	}
 }
 
+// resized handles a pod update that changes what a committed pod is charged (an
+// in-place resize asked for, or applied by the kubelet): the charge moves to the new
+// usage, and the reservation the webhook made for the resize (UpdateKey) is released.
+// It reports false, leaving the update to Tracker, for anything else.
+func (t *ObjectTracker) resized(old, pod *corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	// Defaults only fill what a container leaves unset; a change of charge shows
+	// without them.
+	oldUsage, newUsage := quota.PodUsage(old, nil), quota.PodUsage(pod, nil)
+	if equality.Semantic.DeepEqual(oldUsage, newUsage) {
+		return false
+	}
+	key := t.Key(pod)
+	if _, committed := t.Ledger.Holds(key); !committed {
+		return false
+	}
+	ctx := t.ctx()
+	ns, err := t.Resolver.Resolve(ctx, pod.Namespace)
+	if err == nil && ns.Node != "" {
+		err = t.Ledger.Recharge(quota.Object{UID: key, Node: ns.Node, Resources: quota.PodUsage(pod, ns.Defaults)})
+	}
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "quota: recharging resized pod", "namespace", pod.Namespace, "name", pod.Name)
+	}
+	if old.ResourceVersion != pod.ResourceVersion && len(quota.Increase(oldUsage, newUsage)) > 0 {
+		t.Ledger.Release(UpdateKey(key, old.ResourceVersion))
+	}
+	return true
+}
+
+// CountedEventHandler adapts the tracker to the events of a metadata informer of
+// resource gr (one whose objects are *metav1.PartialObjectMetadata), charging each
+// object its count (quota.CountUsage).
+func (t *ObjectTracker) CountedEventHandler(gr schema.GroupResource) cache.ResourceEventHandler {
+	h := t.EventHandler()
+	wrap := func(obj any) any {
+		switch o := obj.(type) {
+		case *metav1.PartialObjectMetadata:
+			return &Counted{PartialObjectMetadata: o, Resource: gr}
+		case cache.DeletedFinalStateUnknown:
+			if m, ok := o.Obj.(*metav1.PartialObjectMetadata); ok {
+				o.Obj = &Counted{PartialObjectMetadata: m, Resource: gr}
+			}
+			return o
+		}
+		return obj
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { h.OnAdd(wrap(obj), false) },
+		UpdateFunc: func(oldObj, newObj any) { h.OnUpdate(wrap(oldObj), wrap(newObj)) },
+		DeleteFunc: func(obj any) { h.OnDelete(wrap(obj)) },
+	}
+}
+
 // Resync replaces the ledger's committed usage with what the given objects — every pod,
-// claim and Service of the managed namespaces, all together — use. The ledger's
+// claim and Service of the managed namespaces and every object of the Counted resources
+// (as *Counted), all together — use. The ledger's
 // Reconcile is ledger-wide, so a list missing one kind drops that kind's charges: when
 // claims and Services are tracked, resync through this method, never Tracker.Resync.
 // Call it at start and periodically.

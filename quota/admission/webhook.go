@@ -14,6 +14,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,8 +93,9 @@ var (
 	_ Recorder = (*quota.SharedLedger)(nil)
 )
 
-// Webhook admits pod creates, and creates and updates of PersistentVolumeClaims and
-// Services, against a quota ledger (see Review). It is fail closed: any error — an
+// Webhook admits pod creates and resizes, creates and updates of PersistentVolumeClaims
+// and Services, and creates of any resource an object-count limit counts, against a
+// quota ledger (see Review). It is fail closed: any error — an
 // unknown namespace, a request it cannot decode, an object without UID — is a denial.
 // Safe for concurrent use.
 type Webhook struct {
@@ -106,9 +108,15 @@ type Webhook struct {
 	// webhook find the same reservation (Admit is idempotent per key) instead of
 	// charging twice. Use the same function in Tracker.
 	KeyFor func(*corev1.Pod) types.UID
-	// ObjectKeyFor is the ledger key of a PersistentVolumeClaim or Service; default its
-	// UID. Use the same function in ObjectTracker.
+	// ObjectKeyFor is the ledger key of a PersistentVolumeClaim, a Service or a Counted
+	// object; default its UID. Use the same function in ObjectTracker.
 	ObjectKeyFor func(metav1.Object) types.UID
+	// Counted reports whether creates of a resource other than pods, claims and
+	// Services are charged their count (quota.CountUsage): the resources some limit
+	// in the tree counts (quota.CountedResources). Register them with
+	// InstallOptions.Counted so the API server sends them. Nil counts nothing more.
+	// Called concurrently.
+	Counted func(schema.GroupResource) bool
 }
 
 func objectKeyFor(f func(metav1.Object) types.UID, obj metav1.Object) types.UID {
@@ -152,23 +160,24 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(rw).Encode(out)
 }
 
-// Review decides one admission request: a pod create, or a create or update of a
-// PersistentVolumeClaim or a Service; anything else is allowed untouched.
+// Review decides one admission request: a pod create or resize, a create or update of
+// a PersistentVolumeClaim or a Service, or a create of a resource Counted; anything else
+// is allowed untouched.
 //
 // A create is charged its whole usage (quota.PodUsage, quota.PersistentVolumeClaimUsage,
-// quota.ServiceUsage) under the object's key. An update of a claim or Service is charged
-// only its quota.Increase over the old object — a Service going from ClusterIP to
-// LoadBalancer reserves services.loadbalancers 1 (and its node ports), a claim expanded
-// from 1Gi to 3Gi reserves requests.storage 2Gi — under UpdateKey(key, old
-// resourceVersion), and is refused like a create when that would exceed a limit; a
-// change that adds nothing (a shrink, a relabel) is allowed without a check. The
-// ObjectTracker moves the object's charge to its new usage when it sees the update and
-// then releases that reservation; if the update never lands, the reservation expires.
+// quota.ServiceUsage, and quota.CountUsage for a Counted resource) under the object's
+// key. An update of a claim or Service, and an in-place resize of a pod (UPDATE of
+// pods/resize), is charged only its quota.Increase over the old object — a Service going
+// from ClusterIP to LoadBalancer reserves services.loadbalancers 1 (and its node ports),
+// a claim expanded from 1Gi to 3Gi reserves requests.storage 2Gi, a container resized
+// from 1 to 3 cpu reserves 2 — under UpdateKey(key, old resourceVersion), and is refused
+// like a create when that would exceed a limit; a change that adds nothing (a shrink, a
+// relabel) is allowed without a check. The ObjectTracker moves the object's charge to its
+// new usage when it sees the update and then releases that reservation; if the update
+// never lands, the reservation expires.
 func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	log := ctrl.LoggerFrom(ctx).WithValues("namespace", req.Namespace, "name", req.Name, "kind", req.Kind.Kind)
-	if req.SubResource != "" || req.Kind.Group != "" {
-		return allow()
-	}
+	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	var (
 		key    types.UID
 		usage  func(Namespace) corev1.ResourceList
@@ -176,14 +185,31 @@ func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 		object = req.Object.Raw
 	)
 	switch {
-	case req.Kind.Kind == "Pod" && req.Operation == admissionv1.Create:
+	case req.Kind.Group == "" && req.Kind.Kind == "Pod" && req.SubResource == "" && req.Operation == admissionv1.Create:
 		var pod corev1.Pod
 		if err := json.Unmarshal(object, &pod); err != nil {
 			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode pod: %v", err))
 		}
 		noun, key = "pod", keyFor(w.KeyFor, &pod)
 		usage = func(ns Namespace) corev1.ResourceList { return quota.PodUsage(&pod, ns.Defaults) }
-	case req.Kind.Kind == "PersistentVolumeClaim" || req.Kind.Kind == "Service":
+	case req.Kind.Group == "" && req.Kind.Kind == "Pod" && req.SubResource == "resize" && req.Operation == admissionv1.Update:
+		var pod, old corev1.Pod
+		if err := json.Unmarshal(object, &pod); err != nil {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode pod: %v", err))
+		}
+		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil || len(req.OldObject.Raw) == 0 {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode old pod: %v", err))
+		}
+		noun, key = "pod", keyFor(w.KeyFor, &pod)
+		if key != "" {
+			key = UpdateKey(key, old.ResourceVersion)
+		}
+		usage = func(ns Namespace) corev1.ResourceList {
+			return quota.Increase(quota.PodUsage(&old, ns.Defaults), quota.PodUsage(&pod, ns.Defaults))
+		}
+	case req.SubResource != "":
+		return allow()
+	case req.Kind.Group == "" && (req.Kind.Kind == "PersistentVolumeClaim" || req.Kind.Kind == "Service"):
 		if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 			return allow()
 		}
@@ -210,6 +236,17 @@ func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 			}
 			usage = func(Namespace) corev1.ResourceList { return increase }
 		}
+	case req.Operation == admissionv1.Create && !quota.Priced(gr) && w.Counted != nil && w.Counted(gr):
+		noun = gr.String()
+		var meta metav1.PartialObjectMetadata
+		if len(object) == 0 {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: %s: empty object", noun))
+		}
+		if err := json.Unmarshal(object, &meta); err != nil {
+			return deny(http.StatusBadRequest, fmt.Sprintf("quota: cannot decode %s: %v", noun, err))
+		}
+		key = objectKeyFor(w.ObjectKeyFor, &meta)
+		usage = func(Namespace) corev1.ResourceList { return quota.CountUsage(gr) }
 	default:
 		return allow()
 	}
@@ -222,6 +259,10 @@ func (w *Webhook) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 		return allow()
 	}
 	requested := usage(ns)
+	if len(requested) == 0 {
+		// A resize that adds nothing (a shrink) needs no quota.
+		return allow()
+	}
 	if req.DryRun != nil && *req.DryRun {
 		err = w.Ledger.Check(ns.Node, requested)
 	} else {
@@ -266,11 +307,23 @@ func decodeCharged(kind string, raw []byte) (client.Object, error) {
 	return obj, nil
 }
 
+// Counted is an object of a resource charged only its count (quota.CountUsage): the
+// metadata of a ConfigMap, a Deployment, a custom resource…, with the resource it
+// belongs to. Wrap the objects of a metadata informer (or a PartialObjectMetadataList)
+// in it before handing them to ObjectTracker.
+type Counted struct {
+	*metav1.PartialObjectMetadata
+	Resource schema.GroupResource
+}
+
 // ObjectUsage is what obj is charged: quota.PodUsage (with defaults) for a pod,
-// quota.PersistentVolumeClaimUsage for a claim, quota.ServiceUsage for a Service. ok is
-// false for any other type, which the webhook and ObjectTracker do not charge.
+// quota.PersistentVolumeClaimUsage for a claim, quota.ServiceUsage for a Service,
+// quota.CountUsage for a *Counted. ok is false for any other type, which the webhook and
+// ObjectTracker do not charge.
 func ObjectUsage(obj client.Object, defaults *tenancy.LimitRangeDefaults) (usage corev1.ResourceList, ok bool) {
 	switch o := obj.(type) {
+	case *Counted:
+		return quota.CountUsage(o.Resource), true
 	case *corev1.Pod:
 		return quota.PodUsage(o, defaults), true
 	case *corev1.PersistentVolumeClaim:

@@ -3,6 +3,7 @@ package admission_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,9 +14,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,6 +48,13 @@ type env struct {
 }
 
 func setup(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDefaults) *env {
+	t.Helper()
+	return setupCounted(t, nodes, lr, nil)
+}
+
+// setupCounted is setup with a webhook and tracker that also count the creates of the
+// counted resources (through a metadata informer each, as the engine does).
+func setupCounted(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDefaults, counted []schema.GroupVersionResource) *env {
 	t.Helper()
 	t.Cleanup(func() { host.LogsOnFailure(t) })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,7 +91,12 @@ func setup(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDe
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := admission.Serve(ctx, &admission.Webhook{Ledger: e.ledger, Resolver: resolver}, admission.ServerOptions{Certs: certs})
+	var grs []schema.GroupResource
+	for _, gvr := range counted {
+		grs = append(grs, gvr.GroupResource())
+	}
+	isCounted := func(gr schema.GroupResource) bool { return slices.Contains(grs, gr) }
+	srv, err := admission.Serve(ctx, &admission.Webhook{Ledger: e.ledger, Resolver: resolver, Counted: isCounted}, admission.ServerOptions{Certs: certs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +104,7 @@ func setup(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDe
 
 	// Each test scopes its webhook to its own namespaces with a label of its own.
 	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"test": name}}
-	if _, err := admission.Install(ctx, c, admission.InstallOptions{Name: name, URL: srv.URL, CABundle: certs.CAPEM, NamespaceSelector: sel}); err != nil {
+	if _, err := admission.Install(ctx, c, admission.InstallOptions{Name: name, URL: srv.URL, CABundle: certs.CAPEM, NamespaceSelector: sel, Counted: grs}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -104,10 +120,22 @@ func setup(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.LimitRangeDe
 			t.Fatal(err)
 		}
 	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfactory := metadatainformer.NewSharedInformerFactory(mc, 0)
+	for _, gvr := range counted {
+		if _, err := mfactory.ForResource(gvr).Informer().AddEventHandler(tracker.CountedEventHandler(gvr.GroupResource())); err != nil {
+			t.Fatal(err)
+		}
+	}
 	factory.Start(ctx.Done())
+	mfactory.Start(ctx.Done())
 	t.Cleanup(func() {
 		cancel() // informers stop only once the context ends
 		factory.Shutdown()
+		mfactory.Shutdown()
 	})
 
 	// A probe namespace charged to a node that admits nothing tells when the API server
