@@ -25,9 +25,10 @@ import (
 
 // DefaultSyncers is the built-in syncer set (sync/resources/builtin),
 // configured from the virtual cluster's Spec.Sync and the tenant's
-// effective policy: its Pod Security Standard is enforced before a pod
-// reaches the host, its node selector on every host pod, and its allowed
-// storage and ingress classes on claims and ingresses. Spec.Sync.ToHost and
+// effective policy: its Pod Security Standard and allowed runtime and
+// priority classes are enforced before a pod reaches the host, its node
+// selector on every host pod, and its allowed storage and ingress classes
+// on claims and ingresses. Spec.Sync.ToHost and
 // FromHost, when set, list the kinds to sync (service accounts and
 // ingresses only when listed); Spec.Sync.Nodes picks fake (default) or real
 // nodes.
@@ -40,7 +41,8 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 		level = psapi.LevelRestricted
 	}
 	opts := builtin.Options{
-		Pods:                   pods.Options{PodSecurity: level, NodeSelector: pol.NodeSelector},
+		Pods: pods.Options{PodSecurity: level, NodeSelector: pol.NodeSelector,
+			AllowedRuntimeClasses: pol.AllowedRuntimeClasses, AllowedPriorityClasses: pol.AllowedPriorityClasses},
 		AllConfigMaps:          vc.Spec.Sync.AllConfigMaps,
 		AllSecrets:             vc.Spec.Sync.AllConfigMaps,
 		PersistentVolumeClaims: persistentvolumeclaims.Options{AllowedStorageClasses: pol.AllowedStorageClasses},

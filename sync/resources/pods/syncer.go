@@ -27,6 +27,9 @@ const (
 	ReasonPodSecurity = "PodSecurity"
 	// ReasonInvalid refuses a pod that cannot be translated.
 	ReasonInvalid = "InvalidPod"
+	// ReasonClassNotAllowed refuses a pod whose runtime or priority class
+	// the tenant's policy does not allow.
+	ReasonClassNotAllowed = "ClassNotAllowed"
 	// AnnotationTokenRefresh on the token Secret is when its tokens are
 	// requested again (RFC 3339).
 	AnnotationTokenRefresh = "vcluster.vclusterkit.io/token-refresh-at"
@@ -59,6 +62,14 @@ type Options struct {
 	HostServiceAccounts bool
 	// NodeSelector is enforced on every host pod.
 	NodeSelector map[string]string
+	// AllowedRuntimeClasses limits spec.runtimeClassName; empty allows
+	// all. A pod that names no runtime class (the node's default handler)
+	// is always allowed.
+	AllowedRuntimeClasses []string
+	// AllowedPriorityClasses limits spec.priorityClassName; empty allows
+	// all. A pod that names none is allowed (it gets the virtual cluster's
+	// default priority, which its own admission resolves).
+	AllowedPriorityClasses []string
 	// TokenExpiration default DefaultTokenExpiration.
 	TokenExpiration time.Duration
 }
@@ -160,10 +171,14 @@ func (s *Syncer) input(ctx context.Context, sc *syncer.Context, v *corev1.Pod) (
 	return in, nil
 }
 
-// ToHost implements syncer.Syncer: translation, then the Pod Security
-// Standard check on what would run on the host.
+// ToHost implements syncer.Syncer: the allowed runtime and priority
+// classes, translation, then the Pod Security Standard check on what would
+// run on the host.
 func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj ctrl.Object) (ctrl.Object, error) {
 	v := obj.(*corev1.Pod)
+	if err := CheckClasses(v, s.opts.AllowedRuntimeClasses, s.opts.AllowedPriorityClasses); err != nil {
+		return nil, syncer.Refuse(ReasonClassNotAllowed, "%v", err)
+	}
 	in, err := s.input(ctx, sc, v)
 	if err != nil {
 		return nil, err

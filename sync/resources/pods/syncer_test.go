@@ -8,6 +8,8 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -412,3 +414,109 @@ func TestPodDNSAndReplacement(t *testing.T) {
 		return err == nil && len(s.OwnerReferences) == 1 && s.OwnerReferences[0].UID == h2.UID && s.Annotations[translate.AnnotationUID] == string(v2.UID), client.IgnoreNotFound(err)
 	})
 }
+
+// Pods naming a runtime or priority class the tenant's policy does not
+// allow are refused with the field and the allowed list; allowed ones and
+// pods naming none reach the host.
+func TestPodClassRefusals(t *testing.T) {
+	ctx := context.Background()
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("classes")
+	// Both API servers' own admission wants the classes to exist.
+	for _, c := range []client.Client{e.Virtual, e.Host} {
+		for _, name := range []string{"classes-gvisor", "classes-kata"} {
+			rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: "h" + name[len("classes-"):]}
+			if err := c.Create(ctx, rc); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+		for name, value := range map[string]int32{"classes-low": 100, "classes-high": 1000000} {
+			pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+			if err := c.Create(ctx, pc); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.Start(newSyncer(t, pods.Options{
+		AllowedRuntimeClasses:  []string{"classes-gvisor"},
+		AllowedPriorityClasses: []string{"classes-low"},
+	}))
+	refused := []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		detail string
+	}{
+		{"runtime", func(p *corev1.Pod) { p.Spec.RuntimeClassName = ptrTo("classes-kata") },
+			`spec.runtimeClassName: "classes-kata" is not allowed (allowed: [classes-gvisor])`},
+		{"priority", func(p *corev1.Pod) { p.Spec.PriorityClassName = "classes-high" },
+			`spec.priorityClassName: "classes-high" is not allowed (allowed: [classes-low])`},
+	}
+	for _, c := range refused {
+		p := pod(c.name, ns)
+		c.mutate(p)
+		if err := e.Virtual.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		e.WaitEvent(ns, c.name, syncer.ReasonRefused, c.detail)
+		synctest.Eventually(t, c.name+" pending with reason", func(ctx context.Context) (bool, error) {
+			err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(p), p)
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == pods.ReasonClassNotAllowed && cond.Message == c.detail {
+					return p.Status.Phase == corev1.PodPending, err
+				}
+			}
+			return false, err
+		})
+	}
+	allowed := pod("allowed", ns)
+	allowed.Spec.RuntimeClassName = ptrTo("classes-gvisor")
+	allowed.Spec.PriorityClassName = "classes-low"
+	plain := pod("plain", ns)
+	for _, p := range []*corev1.Pod{allowed, plain} {
+		if err := e.Virtual.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := hostPod(t, e, "allowed", ns); h.Spec.RuntimeClassName == nil || *h.Spec.RuntimeClassName != "classes-gvisor" || h.Spec.PriorityClassName != "classes-low" {
+		t.Errorf("host pod classes: runtime %v priority %q", h.Spec.RuntimeClassName, h.Spec.PriorityClassName)
+	}
+	hostPod(t, e, "plain", ns)
+	var l corev1.PodList
+	e.HostObjects(ctx, &l)
+	if len(l.Items) != 2 {
+		var names []string
+		for _, p := range l.Items {
+			names = append(names, p.Name)
+		}
+		t.Fatalf("host pods %v, want only the two allowed ones", names)
+	}
+}
+
+func TestCheckClasses(t *testing.T) {
+	both := pod("x", "ns")
+	both.Spec.RuntimeClassName = ptrTo("kata")
+	both.Spec.PriorityClassName = "high"
+	for _, c := range []struct {
+		name              string
+		p                 *corev1.Pod
+		runtime, priority []string
+		want              string
+	}{
+		{"no lists", both, nil, nil, ""},
+		{"both listed", both, []string{"gvisor", "kata"}, []string{"high"}, ""},
+		{"none named", pod("y", "ns"), []string{"gvisor"}, []string{"low"}, ""},
+		{"both refused", both, []string{"gvisor"}, []string{"low", "mid"},
+			`spec.runtimeClassName: "kata" is not allowed (allowed: [gvisor]); spec.priorityClassName: "high" is not allowed (allowed: [low mid])`},
+	} {
+		err := pods.CheckClasses(c.p, c.runtime, c.priority)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
