@@ -160,6 +160,7 @@ type Engine struct {
 	webhook  *admission.Server
 	activity *activityTracker
 	tracker  *admission.ObjectTracker
+	counts   *quotaCounts
 }
 
 // New validates opts, installs the CRDs (unless SkipCRDInstall) and builds

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -24,9 +25,10 @@ import (
 )
 
 // setupQuota wires the quota ledger: informers on pods, claims and
-// Services keep it in step with what exists (and a periodic resync from
-// full lists heals any missed event), and (unless disabled) a fail-closed
-// validating webhook admits host creates against it.
+// Services, and metadata informers on every other resource the tree counts
+// (quotaCounts), keep it in step with what exists (and a periodic resync
+// from full lists heals any missed event), and (unless disabled) a
+// fail-closed validating webhook admits host creates against it.
 func (e *Engine) setupQuota() error {
 	resolver := admission.LabelResolver{Reader: e.client, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
 		s, err := e.snapshot(context.Background())
@@ -36,6 +38,7 @@ func (e *Engine) setupQuota() error {
 		return quota.EffectiveLimitRange(s.tenants, tenant)
 	}}
 	e.tracker = &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
+	e.counts = newQuotaCounts()
 	return e.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		e.tracker.Context = ctx
 		// The ledger needs the tree before it can charge anything.
@@ -56,6 +59,12 @@ func (e *Engine) setupQuota() error {
 		if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 			return ctx.Err()
 		}
+		// Object counts the tree limits (count/configmaps, …): follow them
+		// before the webhook is registered, so it counts them from the start.
+		if err := e.syncCounts(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
+		}
+		go e.countsLoop(ctx, 15*time.Second)
 		go e.resyncQuotaEvery(ctx, time.Minute)
 		if e.opts.Quota.Disabled {
 			<-ctx.Done()
@@ -65,8 +74,9 @@ func (e *Engine) setupQuota() error {
 	}))
 }
 
-// resyncQuota rebuilds the ledger's committed usage from every pod, claim
-// and Service that exists: a charge whose object is gone is dropped.
+// resyncQuota rebuilds the ledger's committed usage from every pod, claim,
+// Service and counted object that exists: a charge whose object is gone is
+// dropped.
 func (e *Engine) resyncQuota(ctx context.Context) error {
 	var objs []client.Object
 	var pods corev1.PodList
@@ -86,7 +96,11 @@ func (e *Engine) resyncQuota(ctx context.Context) error {
 	for i := range svcs.Items {
 		objs = append(objs, &svcs.Items[i])
 	}
-	return e.tracker.Resync(ctx, objs)
+	counted, err := e.countedObjects(ctx)
+	if err != nil {
+		return err
+	}
+	return e.tracker.Resync(ctx, append(objs, counted...))
 }
 
 func (e *Engine) resyncQuotaEvery(ctx context.Context, every time.Duration) {
@@ -130,7 +144,7 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	if err != nil {
 		return fmt.Errorf("quota webhook certificates: %w", err)
 	}
-	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
+	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey, Counted: e.counts.has}
 	srv, err := admission.Serve(ctx, wh, admission.ServerOptions{Addr: addr, Certs: certs})
 	if err != nil {
 		return fmt.Errorf("quota webhook: %w", err)
@@ -149,10 +163,28 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	if err != nil {
 		return err
 	}
-	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cfg, err := admission.Install(ictx, c, io)
-	cancel()
-	if err != nil {
+	// Installs are serialised and always write the current counted set, so
+	// the last one wins whichever of this and the counts loop runs last.
+	var installMu sync.Mutex
+	var cfg *admissionregistrationv1.ValidatingWebhookConfiguration
+	install := func(ctx context.Context) error {
+		installMu.Lock()
+		defer installMu.Unlock()
+		opts := io
+		opts.Counted = e.counts.list()
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		got, err := admission.Install(ictx, c, opts)
+		if err != nil {
+			return err
+		}
+		cfg = got
+		return nil
+	}
+	e.counts.mu.Lock()
+	e.counts.install = install
+	e.counts.mu.Unlock()
+	if err := install(ctx); err != nil {
 		return fmt.Errorf("installing the quota webhook: %w", err)
 	}
 	<-ctx.Done()
@@ -165,6 +197,11 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	// keeps admitting pods once the engine is gone.
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
+	e.counts.mu.Lock()
+	e.counts.install = nil
+	e.counts.mu.Unlock()
+	installMu.Lock()
+	defer installMu.Unlock()
 	_ = client.IgnoreNotFound(c.Delete(dctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: cfg.ObjectMeta}))
 	return nil
 }

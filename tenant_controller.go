@@ -110,6 +110,8 @@ func (e *Engine) tenantPolicyValid(ctx context.Context, t *tenancy.Tenant) error
 	if err := e.ledger.SetNodes(quota.Nodes(s.tenants, s.spaces)); err != nil {
 		return lifecycle.Permanent(fmt.Errorf("quota tree: %w", err))
 	}
+	// A limit on a new object count starts following that resource.
+	e.requestCountsSync()
 	return nil
 }
 

@@ -1,0 +1,215 @@
+package vclusterkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vclusterkit/vclusterkit/quota"
+	"github.com/vclusterkit/vclusterkit/quota/admission"
+)
+
+// quotaCounts follows the resources the tenant tree counts beyond pods,
+// claims and Services (count/configmaps, count/deployments.apps, …): for
+// each, a metadata-only informer charges every object that exists, the
+// periodic resync lists them, and the webhook is registered for their
+// creates. The set follows the tree: a limit added starts the informer (and
+// only once it has synced, so that what exists is charged, is the webhook
+// told to count creates), a limit removed stops it.
+//
+// Between a limit appearing and the webhook registration reaching the API
+// server (a few seconds) creates are not refused, but they are charged once
+// seen: the subtree may then be over its count, and further creates are
+// refused until it is back under.
+type quotaCounts struct {
+	mu     sync.RWMutex
+	active map[schema.GroupResource]schema.GroupVersionKind
+	// kick asks the loop to look at the tree again (after a tenant changed).
+	kick chan struct{}
+	// install re-registers the webhook with the current set; nil while no
+	// webhook is served (Quota.Disabled, or not started yet).
+	install func(ctx context.Context) error
+}
+
+func newQuotaCounts() *quotaCounts {
+	return &quotaCounts{active: map[schema.GroupResource]schema.GroupVersionKind{}, kick: make(chan struct{}, 1)}
+}
+
+// has reports whether creates of gr are counted (Webhook.Counted).
+func (c *quotaCounts) has(gr schema.GroupResource) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.active[gr]
+	return ok
+}
+
+// list is the counted resources, sorted, for the webhook's rules.
+func (c *quotaCounts) list() []schema.GroupResource {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]schema.GroupResource, 0, len(c.active))
+	for gr := range c.active {
+		out = append(out, gr)
+	}
+	slices.SortFunc(out, func(a, b schema.GroupResource) int {
+		if a.Group != b.Group {
+			if a.Group < b.Group {
+				return -1
+			}
+			return 1
+		}
+		if a.Resource < b.Resource {
+			return -1
+		}
+		if a.Resource > b.Resource {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (c *quotaCounts) kinds() []schema.GroupVersionKind {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]schema.GroupVersionKind, 0, len(c.active))
+	for _, gvk := range c.active {
+		out = append(out, gvk)
+	}
+	return out
+}
+
+// requestCountsSync asks the counts loop to look at the tree now.
+func (e *Engine) requestCountsSync() {
+	if e.counts == nil {
+		return
+	}
+	select {
+	case e.counts.kick <- struct{}{}:
+	default:
+	}
+}
+
+// countsLoop keeps the counted set in step with the tree: on a kick (a
+// tenant changed) and every interval (a CRD installed after its limit was
+// set becomes countable then).
+func (e *Engine) countsLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.counts.kick:
+		}
+		if err := e.syncCounts(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
+		}
+	}
+}
+
+// syncCounts starts following the resources the tree newly counts and stops
+// following those it no longer counts; when the set changed, the ledger is
+// resynced and the webhook re-registered. A resource the API server does not
+// serve (a CRD not installed yet) is reported and tried again later.
+func (e *Engine) syncCounts(ctx context.Context) error {
+	s, err := e.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	want := quota.CountedResources(quota.Nodes(s.tenants, s.spaces))
+	c := e.counts
+	var errs []error
+	changed := false
+	for _, gr := range want {
+		if c.has(gr) {
+			continue
+		}
+		gvk, err := e.mgr.GetRESTMapper().KindFor(gr.WithVersion(""))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", quota.CountKey(gr), gr, err))
+			continue
+		}
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		inf, err := e.mgr.GetCache().GetInformer(sctx, obj)
+		if err == nil {
+			_, err = inf.AddEventHandler(e.tracker.CountedEventHandler(gr))
+		}
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: informer: %w", gr, err))
+			continue
+		}
+		c.mu.Lock()
+		c.active[gr] = gvk
+		c.mu.Unlock()
+		changed = true
+	}
+	for _, gr := range c.list() {
+		if slices.Contains(want, gr) {
+			continue
+		}
+		c.mu.Lock()
+		gvk := c.active[gr]
+		delete(c.active, gr)
+		c.mu.Unlock()
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		if err := e.mgr.GetCache().RemoveInformer(ctx, obj); err != nil {
+			errs = append(errs, fmt.Errorf("%s: removing informer: %w", gr, err))
+		}
+		changed = true
+	}
+	if changed {
+		// Charge what exists before the webhook counts creates (and drop the
+		// charges of a resource no longer counted).
+		if err := e.resyncQuota(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("resync: %w", err))
+		}
+		c.mu.RLock()
+		install := c.install
+		c.mu.RUnlock()
+		if install != nil {
+			if err := install(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("webhook: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// countedObjects lists every object of the counted resources (from the
+// cache of their metadata informers), wrapped for the tracker.
+func (e *Engine) countedObjects(ctx context.Context) ([]client.Object, error) {
+	if e.counts == nil {
+		return nil, nil
+	}
+	var out []client.Object
+	for _, gvk := range e.counts.kinds() {
+		l := &metav1.PartialObjectMetadataList{}
+		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := e.client.List(ctx, l); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", gvk.Kind, err)
+		}
+		mapping, err := e.mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return nil, err
+		}
+		gr := mapping.Resource.GroupResource()
+		for i := range l.Items {
+			out = append(out, &admission.Counted{PartialObjectMetadata: &l.Items[i], Resource: gr})
+		}
+	}
+	return out, nil
+}
