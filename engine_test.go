@@ -293,13 +293,33 @@ func TestTenantChangesPropagate(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "usage rolled up into the tenant's status", func(ctx context.Context) (bool, string) {
-		tn := &tenancy.Tenant{}
-		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex"}, tn); err != nil {
+	if err := hostC.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lab-worker", Namespace: "lex-labs-x"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The subtree's usage, the tenant's own part, and the child's: every
+	// charged resource, limited or not (requests.cpu is the LimitRange
+	// default, charged although no quota limits cpu).
+	eventually(t, 90*time.Second, "usage rolled up into the tenants' status", func(ctx context.Context) (bool, string) {
+		lex, labs := &tenancy.Tenant{}, &tenancy.Tenant{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex"}, lex); err != nil {
 			return false, err.Error()
 		}
-		pods := tn.Status.Usage[corev1.ResourcePods]
-		return pods.Value() == 1 && tn.Status.Spaces == 2, fmt.Sprintf("usage %v spaces %d", tn.Status.Usage, tn.Status.Spaces)
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex-labs"}, labs); err != nil {
+			return false, err.Error()
+		}
+		pods, own, child := lex.Status.Usage[corev1.ResourcePods], lex.Status.OwnUsage[corev1.ResourcePods], labs.Status.Usage[corev1.ResourcePods]
+		cpu := lex.Status.Usage[corev1.ResourceRequestsCPU]
+		return pods.Value() == 2 && own.Value() == 1 && child.Value() == 1 && cpu.MilliValue() == 100 && lex.Status.Spaces == 2,
+			fmt.Sprintf("lex usage %v own %v spaces %d; lex-labs usage %v", lex.Status.Usage, lex.Status.OwnUsage, lex.Status.Spaces, labs.Status.Usage)
+	})
+	eventually(t, 90*time.Second, "the space's usage from its ResourceQuota", func(ctx context.Context) (bool, string) {
+		sp := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "lex-app"}, sp); err != nil {
+			return false, err.Error()
+		}
+		pods := sp.Status.Usage[corev1.ResourcePods]
+		return pods.Value() == 1, fmt.Sprintf("space usage %v", sp.Status.Usage)
 	})
 
 	tn := &tenancy.Tenant{}

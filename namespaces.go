@@ -11,9 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -465,40 +463,49 @@ func ours(obj client.Object) bool {
 	return l[LabelManagedBy] == managedBy || l[netpol.LabelManagedBy] == netpol.ManagedByValue || l[tenancy.LabelTenant] != ""
 }
 
-// usage sums the ResourceQuota usage of every namespace in a tenant's
-// subtree.
-func (e *Engine) usage(ctx context.Context, tenant string) (corev1.ResourceList, error) {
-	var list corev1.ResourceQuotaList
-	sel := labels.SelectorFromSet(labels.Set{})
-	req, err := labels.NewRequirement(tenancy.TreeLabel(tenant), "exists", nil)
+// usage is a tenant's observed usage from the quota ledger, which charges
+// every pod, claim, Service and counted object of its namespaces: the whole
+// subtree, and its own part (its node and the nodes of its spaces with a
+// quota of their own, without its child tenants).
+func (e *Engine) usage(s *snapshot, tenant string) (subtree, own corev1.ResourceList, err error) {
+	u, err := e.ledger.Usage(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	own = u.Own
+	for i := range s.spaces {
+		sp := &s.spaces[i]
+		if sp.Spec.Tenant != tenant || len(sp.Spec.Quota) == 0 {
+			continue
+		}
+		su, err := e.ledger.Usage(quota.SpaceNode(sp.Name))
+		if err != nil {
+			// Not in the ledger yet (the tree is loaded by the tenant's
+			// reconcile): it holds nothing yet either.
+			continue
+		}
+		for k, v := range su.Subtree {
+			cur := own[k]
+			cur.Add(v)
+			own[k] = cur
+		}
+	}
+	return u.Subtree, own, nil
+}
+
+// namespaceUsage is what the API server's own quota counts in a namespace:
+// the status of the ResourceQuota the engine renders there (the limited
+// resources only; nil when the namespace has none).
+func (e *Engine) namespaceUsage(ctx context.Context, namespace string) (corev1.ResourceList, error) {
+	var rq corev1.ResourceQuota
+	err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: quota.ObjectName}, &rq)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	sel = sel.Add(*req)
-	var nsList corev1.NamespaceList
-	if err := e.client.List(ctx, &nsList, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, err
-	}
-	out := corev1.ResourceList{}
-	for _, ns := range nsList.Items {
-		if err := e.client.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
-			return nil, err
-		}
-		for _, rq := range list.Items {
-			if rq.Name != quota.ObjectName {
-				continue
-			}
-			for k, v := range rq.Status.Used {
-				cur := out[k]
-				if cur.Format == "" {
-					cur = resource.Quantity{Format: v.Format}
-				}
-				cur.Add(v)
-				out[k] = cur
-			}
-		}
-	}
-	return out, nil
+	return rq.Status.Used, nil
 }
 
 // olderThan orders objects by creation time, then namespace and name (the

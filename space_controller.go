@@ -36,7 +36,14 @@ func (e *Engine) setupSpaces() error {
 		Provision: lifecycle.Steps[*tenancy.Space]{
 			{Name: "TenantReady", Run: e.spaceTenantReady},
 			{Name: "NamespaceReady", Run: e.spaceStep(func(ctx context.Context, s *snapshot, hn hostNamespace) error { return e.ensureNamespace(ctx, s, hn) })},
-			{Name: "QuotaApplied", Run: e.spaceStep(e.ensureQuota)},
+			{Name: "QuotaApplied", Run: func(ctx context.Context, sp *tenancy.Space) error {
+				if err := e.spaceStep(e.ensureQuota)(ctx, sp); err != nil {
+					return err
+				}
+				used, err := e.namespaceUsage(ctx, sp.Name)
+				sp.Status.Usage = used
+				return err
+			}},
 			{Name: "NetworkPoliciesApplied", Run: e.spaceStep(func(ctx context.Context, s *snapshot, hn hostNamespace) error {
 				return e.ensureNetworkPolicies(ctx, s, hn, "")
 			})},

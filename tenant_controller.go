@@ -120,11 +120,11 @@ func (e *Engine) tenantUsage(ctx context.Context, t *tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	used, err := e.usage(ctx, t.Name)
+	used, own, err := e.usage(s, t.Name)
 	if err != nil {
 		return err
 	}
-	t.Status.Usage = used
+	t.Status.Usage, t.Status.OwnUsage = used, own
 	subtree := map[string]bool{}
 	for _, n := range s.tree.Subtree(t.Name) {
 		subtree[n] = true

@@ -224,9 +224,14 @@ type TenantStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// Usage is the observed resource usage of the whole subtree.
+	// Usage is the observed resource usage of the whole subtree: what the
+	// tenant's quota limits.
 	// +optional
 	Usage corev1.ResourceList `json:"usage,omitempty"`
+	// OwnUsage is the part of Usage charged to the tenant itself (its own
+	// spaces and virtual clusters), without its descendants.
+	// +optional
+	OwnUsage corev1.ResourceList `json:"ownUsage,omitempty"`
 	// Spaces is the observed number of spaces in the subtree.
 	// +optional
 	Spaces int32 `json:"spaces,omitempty"`
