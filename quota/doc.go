@@ -12,9 +12,16 @@
 // once; a re-created object is a new UID and is charged anew.
 //
 // Around the ledger: PodUsage computes what a pod is charged (LimitRange defaults
-// applied), PersistentVolumeClaimUsage and ServiceUsage what a claim and a Service are
-// charged (with ResourceQuota's keys, so any of them can be a subtree limit), Increase
-// what an update adds; Ledger.Recharge follows an existing object's changed usage.
+// applied, then the API server's own totals: sidecars, pod-level resources, overhead, and
+// during an in-place resize the larger of spec and what the kubelet holds),
+// PersistentVolumeClaimUsage and ServiceUsage what a claim and a Service are charged, and
+// CountUsage what any other object is charged when a limit counts its kind
+// (count/configmaps, count/deployments.apps, count/widgets.example.com — every key
+// ResourceQuota knows is a subtree limit; ParseCountResource and CountedResources tell
+// which kinds a tree counts). Increase is what an update adds; Ledger.Recharge follows
+// an existing object's changed usage. What is charged is what exists in host
+// namespaces: objects that live only inside a virtual cluster (its Deployments, say)
+// are not counted until a syncer writes them to the host.
 // Nodes builds the tree from tenancy.Tenant and tenancy.Space objects,
 // RenderResourceQuota and RenderLimitRange render the per-namespace objects that let the
 // API server's own quota admission act as a second line, Ledger.Usage rolls usage up per
