@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -61,4 +62,28 @@ func ExamplePersistentVolumeClaimUsage() {
 	// Output:
 	// 10Gi
 	// 10Gi
+}
+
+// Which kinds a tree's limits count, beyond pods, claims and Services (which have a
+// usage of their own), and what one object of such a kind is charged.
+func ExampleCountedResources() {
+	nodes := []quota.Node{
+		{Name: "acme", Hard: corev1.ResourceList{
+			"count/deployments.apps": resource.MustParse("20"),
+			"configmaps":             resource.MustParse("100"),
+			"count/pods":             resource.MustParse("50"),
+		}},
+	}
+	for _, gr := range quota.CountedResources(nodes) {
+		usage := quota.CountUsage(gr)
+		keys := make([]string, 0, len(usage))
+		for k := range usage {
+			keys = append(keys, string(k))
+		}
+		sort.Strings(keys)
+		fmt.Printf("%s: %v\n", gr, keys)
+	}
+	// Output:
+	// configmaps: [configmaps count/configmaps]
+	// deployments.apps: [count/deployments.apps]
 }
