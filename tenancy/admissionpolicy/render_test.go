@@ -1,0 +1,92 @@
+package admissionpolicy_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
+)
+
+func TestForTenantRendersOnlyWhatIsRestricted(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		policy    tenancy.Policy
+		resources []string
+		messages  int
+	}{
+		{"nothing enforced here", tenancy.Policy{PodSecurity: tenancy.PodSecurityRestricted, AllowedProvisioners: []string{"local"}}, nil, 0},
+		{"pods only", tenancy.Policy{AllowedPriorityClasses: []string{"low"}}, []string{"pods"}, 1},
+		{"claims only", tenancy.Policy{AllowedStorageClasses: []string{"fast"}}, []string{"persistentvolumeclaims"}, 1},
+		{"everything", tenancy.Policy{AllowedRuntimeClasses: []string{"a"}, AllowedPriorityClasses: []string{"b"}, NodeSelector: map[string]string{"k": "v"},
+			AllowedStorageClasses: []string{"c"}, AllowedIngressClasses: []string{"d"}}, []string{"pods", "persistentvolumeclaims", "ingresses"}, 6},
+	} {
+		pol, bind := admissionpolicy.ForTenant("acme", tc.policy)
+		if tc.resources == nil {
+			if pol != nil || bind != nil {
+				t.Errorf("%s: rendered %v", tc.name, pol)
+			}
+			continue
+		}
+		var got []string
+		for _, r := range pol.Spec.MatchConstraints.ResourceRules {
+			got = append(got, r.Resources...)
+		}
+		if diff := cmp.Diff(tc.resources, got); diff != "" {
+			t.Errorf("%s: resources (-want +got):\n%s", tc.name, diff)
+		}
+		if len(pol.Spec.Validations) != tc.messages {
+			t.Errorf("%s: %d validations, want %d", tc.name, len(pol.Spec.Validations), tc.messages)
+		}
+		if bind.Spec.PolicyName != pol.Name || pol.Name != admissionpolicy.TenantPolicyName("acme") ||
+			pol.Labels[admissionpolicy.LabelManagedBy] != admissionpolicy.ManagedBy || bind.Labels[tenancy.LabelTenant] != "acme" {
+			t.Errorf("%s: names/labels: policy %s %v, binding %s %v", tc.name, pol.Name, pol.Labels, bind.Spec.PolicyName, bind.Labels)
+		}
+		if tenant, ok := admissionpolicy.TenantOf(pol.Name); !ok || tenant != "acme" {
+			t.Errorf("TenantOf(%q) = %q, %v", pol.Name, tenant, ok)
+		}
+	}
+}
+
+// A child's objects carry the effective policy: the parent's lists when it
+// sets none, its own narrower ones, and the merged node selector.
+func TestForTreeUsesEffectivePolicy(t *testing.T) {
+	tenant := func(name, parent string, p tenancy.Policy) tenancy.Tenant {
+		return tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancy.TenantSpec{Parent: parent, Policy: p}}
+	}
+	tree, err := tenancy.NewTree([]tenancy.Tenant{
+		tenant("org", "", tenancy.Policy{AllowedStorageClasses: []string{"fast", "slow"}, NodeSelector: map[string]string{"pool": "org"}}),
+		tenant("team", "org", tenancy.Policy{AllowedStorageClasses: []string{"fast"}, NodeSelector: map[string]string{"zone": "a"}}),
+		tenant("inherits", "org", tenancy.Policy{}),
+		tenant("free", "", tenancy.Policy{}),
+	}, nil, tenancy.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols, binds, err := admissionpolicy.ForTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for i, p := range pols {
+		if binds[i].Name != p.Name {
+			t.Errorf("binding %d is %s for policy %s", i, binds[i].Name, p.Name)
+		}
+		for _, v := range p.Spec.Validations {
+			got[p.Name] = append(got[p.Name], v.Message)
+		}
+	}
+	want := map[string][]string{
+		"vclusterkit-tenant-org": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org"}`,
+			"spec.storageClassName: not allowed (allowed: [fast slow])"},
+		"vclusterkit-tenant-team": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org", "zone": "a"}`,
+			"spec.storageClassName: not allowed (allowed: [fast])"},
+		"vclusterkit-tenant-inherits": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org"}`,
+			"spec.storageClassName: not allowed (allowed: [fast slow])"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
