@@ -3,14 +3,12 @@ package memstore
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/tenancy/internal/feed"
@@ -35,21 +33,20 @@ type Options struct {
 type Store struct {
 	opts Options
 
-	mu       sync.RWMutex
-	rv       uint64
-	tenants  map[string]*tenancy.Tenant
-	children map[string]map[string]struct{}
-	spaces   map[string]*tenancy.Space
-	byTenant map[string]map[string]struct{}
-	log      []change // contiguous versions log[0].rv .. rv
-	notify   feed.Notifier
+	mu      sync.RWMutex
+	rv      uint64
+	tenants table[tenancy.Tenant, *tenancy.Tenant]
+	spaces  table[tenancy.Space, *tenancy.Space]
+	log     []change // contiguous versions log[0].rv .. rv
+	notify  feed.Notifier
 }
 
+// change is one entry of the history: obj is a *tenancy.Tenant or a
+// *tenancy.Space.
 type change struct {
-	rv     uint64
-	typ    tenancy.EventType
-	tenant *tenancy.Tenant
-	space  *tenancy.Space
+	rv  uint64
+	typ tenancy.EventType
+	obj runtime.Object
 }
 
 var _ tenancy.Store = (*Store)(nil)
@@ -59,36 +56,23 @@ func New(opts Options) *Store {
 	if opts.History <= 0 {
 		opts.History = DefaultHistory
 	}
-	return &Store{
-		opts:     opts,
-		tenants:  map[string]*tenancy.Tenant{},
-		children: map[string]map[string]struct{}{},
-		spaces:   map[string]*tenancy.Space{},
-		byTenant: map[string]map[string]struct{}{},
-	}
+	s := &Store{opts: opts}
+	s.tenants = newTable(s, tenantKind)
+	s.spaces = newTable(s, spaceKind)
+	return s
 }
 
 // view reads the store's state for validation; callers hold mu.
 type view struct{ s *Store }
 
-func (v view) LookupTenant(name string) (*tenancy.Tenant, error) { return v.s.tenants[name], nil }
+func (v view) LookupTenant(name string) (*tenancy.Tenant, error) { return v.s.tenants.objs[name], nil }
 
 func (v view) ListChildren(name string) ([]*tenancy.Tenant, error) {
-	out := make([]*tenancy.Tenant, 0, len(v.s.children[name]))
-	for c := range v.s.children[name] {
-		out = append(out, v.s.tenants[c])
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return v.s.tenants.ownedLocked(name), nil
 }
 
 func (v view) ListSpaces(tenant string) ([]*tenancy.Space, error) {
-	out := make([]*tenancy.Space, 0, len(v.s.byTenant[tenant]))
-	for c := range v.s.byTenant[tenant] {
-		out = append(out, v.s.spaces[c])
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return v.s.spaces.ownedLocked(tenant), nil
 }
 
 func (s *Store) next() string {
@@ -108,30 +92,6 @@ func (s *Store) record(c change) {
 
 func now() metav1.Time { return metav1.NewTime(time.Now().UTC().Truncate(time.Second)) }
 
-func addIndex(idx map[string]map[string]struct{}, key, name string) {
-	m := idx[key]
-	if m == nil {
-		m = map[string]struct{}{}
-		idx[key] = m
-	}
-	m[name] = struct{}{}
-}
-
-func delIndex(idx map[string]map[string]struct{}, key, name string) {
-	delete(idx[key], name)
-	if len(idx[key]) == 0 {
-		delete(idx, key)
-	}
-}
-
-func tenantTypeMeta() metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: tenancy.GroupVersion.String(), Kind: tenancy.KindTenant}
-}
-
-func spaceTypeMeta() metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: tenancy.GroupVersion.String(), Kind: tenancy.KindSpace}
-}
-
 // checkVersion returns ErrConflict when sent is set and not current.
 func checkVersion(kind, name, sent, current string) error {
 	if sent != "" && sent != current {
@@ -140,191 +100,25 @@ func checkVersion(kind, name, sent, current string) error {
 	return nil
 }
 
-// GetTenant implements tenancy.TenantReader.
-func (s *Store) GetTenant(ctx context.Context, name string) (*tenancy.Tenant, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.tenants[name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindTenant, name)
-	}
-	return t.DeepCopy(), nil
-}
-
-// ListTenants implements tenancy.TenantReader.
-func (s *Store) ListTenants(ctx context.Context) (*tenancy.TenantList, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := &tenancy.TenantList{
-		TypeMeta: metav1.TypeMeta{APIVersion: tenancy.GroupVersion.String(), Kind: "TenantList"},
-		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(s.rv, 10)},
-		Items:    make([]tenancy.Tenant, 0, len(s.tenants)),
-	}
-	for _, t := range s.tenants {
-		out.Items = append(out.Items, *t.DeepCopy())
-	}
-	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].Name < out.Items[j].Name })
-	return out, nil
-}
-
-// CreateTenant implements tenancy.TenantWriter.
-func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) (*tenancy.Tenant, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	in := t.DeepCopy()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tenants[in.Name]; ok {
-		return nil, tenancy.AlreadyExistsError(tenancy.KindTenant, in.Name)
-	}
-	if err := s.opts.Validator.ValidateTenantCreate(view{s}, in); err != nil {
-		return nil, err
-	}
-	in.TypeMeta = tenantTypeMeta()
-	in.UID = uuid.NewUUID()
-	in.CreationTimestamp = now()
-	in.Generation = 1
-	in.Status = tenancy.TenantStatus{}
-	in.ResourceVersion = s.next()
-	s.tenants[in.Name] = in
-	if in.Spec.Parent != "" {
-		addIndex(s.children, in.Spec.Parent, in.Name)
-	}
-	s.record(change{rv: s.rv, typ: tenancy.EventAdded, tenant: in})
-	s.notify.Broadcast()
-	return in.DeepCopy(), nil
-}
-
-// UpdateTenant implements tenancy.TenantWriter.
-func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) (*tenancy.Tenant, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.tenants[t.Name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindTenant, t.Name)
-	}
-	if err := checkVersion(tenancy.KindTenant, t.Name, t.ResourceVersion, cur.ResourceVersion); err != nil {
-		return nil, err
-	}
-	next := cur.DeepCopy()
-	next.Labels = t.DeepCopy().Labels
-	next.Annotations = t.DeepCopy().Annotations
-	next.Spec = *t.Spec.DeepCopy()
-	if err := s.opts.Validator.ValidateTenantUpdate(view{s}, cur, next); err != nil {
-		return nil, err
-	}
-	if !equality.Semantic.DeepEqual(cur.Spec, next.Spec) {
-		next.Generation++
-	}
-	next.ResourceVersion = s.next()
-	s.tenants[next.Name] = next
-	if cur.Spec.Parent != next.Spec.Parent {
-		if cur.Spec.Parent != "" {
-			delIndex(s.children, cur.Spec.Parent, cur.Name)
-		}
-		if next.Spec.Parent != "" {
-			addIndex(s.children, next.Spec.Parent, next.Name)
-		}
-	}
-	s.record(change{rv: s.rv, typ: tenancy.EventModified, tenant: next})
-	s.notify.Broadcast()
-	return next.DeepCopy(), nil
-}
-
-// UpdateTenantStatus implements tenancy.TenantStatusWriter.
-func (s *Store) UpdateTenantStatus(ctx context.Context, t *tenancy.Tenant) (*tenancy.Tenant, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.tenants[t.Name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindTenant, t.Name)
-	}
-	if err := checkVersion(tenancy.KindTenant, t.Name, t.ResourceVersion, cur.ResourceVersion); err != nil {
-		return nil, err
-	}
-	next := cur.DeepCopy()
-	next.Status = *t.Status.DeepCopy()
-	next.ResourceVersion = s.next()
-	s.tenants[next.Name] = next
-	s.record(change{rv: s.rv, typ: tenancy.EventModified, tenant: next})
-	s.notify.Broadcast()
-	return next.DeepCopy(), nil
-}
-
-// DeleteTenant implements tenancy.TenantWriter.
-func (s *Store) DeleteTenant(ctx context.Context, name string, opts tenancy.DeleteOptions) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	plan, err := tenancy.PlanTenantDelete(view{s}, name, opts.Cascade)
-	if err != nil {
-		return err
-	}
-	for _, sp := range plan.Spaces {
-		s.deleteSpaceLocked(sp)
-	}
-	for _, tn := range plan.Tenants {
-		cur := s.tenants[tn]
-		delete(s.tenants, tn)
-		if cur.Spec.Parent != "" {
-			delIndex(s.children, cur.Spec.Parent, tn)
-		}
-		gone := cur.DeepCopy()
-		gone.ResourceVersion = s.next()
-		s.record(change{rv: s.rv, typ: tenancy.EventDeleted, tenant: gone})
-	}
-	s.notify.Broadcast()
-	return nil
-}
-
-// WatchTenants implements tenancy.TenantWatcher.
-func (s *Store) WatchTenants(ctx context.Context, resourceVersion string) (<-chan tenancy.TenantEvent, error) {
+// watch streams the changes to objects of type P after resourceVersion,
+// as the events event makes.
+func watch[T any, P object[T], E any](ctx context.Context, s *Store, resourceVersion string, event func(tenancy.EventType, P, error) E) (<-chan E, error) {
 	from, err := s.watchStart(resourceVersion)
 	if err != nil {
 		return nil, err
 	}
-	fetch := func(ctx context.Context, after uint64) ([]tenancy.TenantEvent, uint64, error) {
+	fetch := func(ctx context.Context, after uint64) ([]E, uint64, error) {
 		changes, next, err := s.changesAfter(after)
-		var out []tenancy.TenantEvent
+		var out []E
 		for _, c := range changes {
-			if c.tenant != nil {
-				out = append(out, tenancy.TenantEvent{Type: c.typ, Tenant: c.tenant.DeepCopy()})
+			if o, ok := c.obj.(P); ok {
+				out = append(out, event(c.typ, o.DeepCopy(), nil))
 			}
 		}
 		return out, next, err
 	}
-	return feed.Pump(ctx, from, fetch, &s.notify, 0, func(err error) tenancy.TenantEvent {
-		return tenancy.TenantEvent{Type: tenancy.EventError, Err: err}
-	}), nil
-}
-
-// WatchSpaces implements tenancy.SpaceWatcher.
-func (s *Store) WatchSpaces(ctx context.Context, resourceVersion string) (<-chan tenancy.SpaceEvent, error) {
-	from, err := s.watchStart(resourceVersion)
-	if err != nil {
-		return nil, err
-	}
-	fetch := func(ctx context.Context, after uint64) ([]tenancy.SpaceEvent, uint64, error) {
-		changes, next, err := s.changesAfter(after)
-		var out []tenancy.SpaceEvent
-		for _, c := range changes {
-			if c.space != nil {
-				out = append(out, tenancy.SpaceEvent{Type: c.typ, Space: c.space.DeepCopy()})
-			}
-		}
-		return out, next, err
-	}
-	return feed.Pump(ctx, from, fetch, &s.notify, 0, func(err error) tenancy.SpaceEvent {
-		return tenancy.SpaceEvent{Type: tenancy.EventError, Err: err}
+	return feed.Pump(ctx, from, fetch, &s.notify, 0, func(err error) E {
+		return event(tenancy.EventError, nil, err)
 	}), nil
 }
 

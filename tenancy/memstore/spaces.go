@@ -2,122 +2,50 @@ package memstore
 
 import (
 	"context"
-	"sort"
-	"strconv"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
+// spaceKind indexes spaces by tenant, for ListSpaces of the view.
+var spaceKind = kind[tenancy.Space, *tenancy.Space]{
+	name:           tenancy.KindSpace,
+	owner:          func(sp *tenancy.Space) string { return sp.Spec.Tenant },
+	validateCreate: tenancy.Validator.ValidateSpaceCreate,
+	validateUpdate: tenancy.Validator.ValidateSpaceUpdate,
+	setSpec:        func(dst, src *tenancy.Space) bool { return replace(&dst.Spec, src.Spec) },
+	setStatus:      func(dst, src *tenancy.Space) { dst.Status = src.Status },
+}
+
 // GetSpace implements tenancy.SpaceReader.
 func (s *Store) GetSpace(ctx context.Context, name string) (*tenancy.Space, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	sp, ok := s.spaces[name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindSpace, name)
-	}
-	return sp.DeepCopy(), nil
+	return s.spaces.get(name)
 }
 
 // ListSpaces implements tenancy.SpaceReader.
 func (s *Store) ListSpaces(ctx context.Context) (*tenancy.SpaceList, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := &tenancy.SpaceList{
+	items, rv := s.spaces.list()
+	return &tenancy.SpaceList{
 		TypeMeta: metav1.TypeMeta{APIVersion: tenancy.GroupVersion.String(), Kind: "SpaceList"},
-		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(s.rv, 10)},
-		Items:    make([]tenancy.Space, 0, len(s.spaces)),
-	}
-	for _, sp := range s.spaces {
-		out.Items = append(out.Items, *sp.DeepCopy())
-	}
-	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].Name < out.Items[j].Name })
-	return out, nil
+		ListMeta: metav1.ListMeta{ResourceVersion: rv},
+		Items:    items,
+	}, nil
 }
 
 // CreateSpace implements tenancy.SpaceWriter.
 func (s *Store) CreateSpace(ctx context.Context, sp *tenancy.Space) (*tenancy.Space, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	in := sp.DeepCopy()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.spaces[in.Name]; ok {
-		return nil, tenancy.AlreadyExistsError(tenancy.KindSpace, in.Name)
-	}
-	if err := s.opts.Validator.ValidateSpaceCreate(view{s}, in); err != nil {
-		return nil, err
-	}
-	in.TypeMeta = spaceTypeMeta()
-	in.UID = uuid.NewUUID()
-	in.CreationTimestamp = now()
-	in.Generation = 1
-	in.Status = tenancy.SpaceStatus{}
-	in.ResourceVersion = s.next()
-	s.spaces[in.Name] = in
-	addIndex(s.byTenant, in.Spec.Tenant, in.Name)
-	s.record(change{rv: s.rv, typ: tenancy.EventAdded, space: in})
-	s.notify.Broadcast()
-	return in.DeepCopy(), nil
+	return s.spaces.create(ctx, sp)
 }
 
 // UpdateSpace implements tenancy.SpaceWriter.
 func (s *Store) UpdateSpace(ctx context.Context, sp *tenancy.Space) (*tenancy.Space, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.spaces[sp.Name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindSpace, sp.Name)
-	}
-	if err := checkVersion(tenancy.KindSpace, sp.Name, sp.ResourceVersion, cur.ResourceVersion); err != nil {
-		return nil, err
-	}
-	next := cur.DeepCopy()
-	next.Labels = sp.DeepCopy().Labels
-	next.Annotations = sp.DeepCopy().Annotations
-	next.Spec = *sp.Spec.DeepCopy()
-	if err := s.opts.Validator.ValidateSpaceUpdate(view{s}, cur, next); err != nil {
-		return nil, err
-	}
-	if !equality.Semantic.DeepEqual(cur.Spec, next.Spec) {
-		next.Generation++
-	}
-	next.ResourceVersion = s.next()
-	s.spaces[next.Name] = next
-	s.record(change{rv: s.rv, typ: tenancy.EventModified, space: next})
-	s.notify.Broadcast()
-	return next.DeepCopy(), nil
+	return s.spaces.update(ctx, sp, false)
 }
 
 // UpdateSpaceStatus implements tenancy.SpaceStatusWriter.
 func (s *Store) UpdateSpaceStatus(ctx context.Context, sp *tenancy.Space) (*tenancy.Space, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.spaces[sp.Name]
-	if !ok {
-		return nil, tenancy.NotFoundError(tenancy.KindSpace, sp.Name)
-	}
-	if err := checkVersion(tenancy.KindSpace, sp.Name, sp.ResourceVersion, cur.ResourceVersion); err != nil {
-		return nil, err
-	}
-	next := cur.DeepCopy()
-	next.Status = *sp.Status.DeepCopy()
-	next.ResourceVersion = s.next()
-	s.spaces[next.Name] = next
-	s.record(change{rv: s.rv, typ: tenancy.EventModified, space: next})
-	s.notify.Broadcast()
-	return next.DeepCopy(), nil
+	return s.spaces.update(ctx, sp, true)
 }
 
 // DeleteSpace implements tenancy.SpaceWriter.
@@ -127,19 +55,17 @@ func (s *Store) DeleteSpace(ctx context.Context, name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.spaces[name]; !ok {
+	if _, ok := s.spaces.objs[name]; !ok {
 		return tenancy.NotFoundError(tenancy.KindSpace, name)
 	}
-	s.deleteSpaceLocked(name)
+	s.spaces.deleteLocked(name)
 	s.notify.Broadcast()
 	return nil
 }
 
-func (s *Store) deleteSpaceLocked(name string) {
-	cur := s.spaces[name]
-	delete(s.spaces, name)
-	delIndex(s.byTenant, cur.Spec.Tenant, name)
-	gone := cur.DeepCopy()
-	gone.ResourceVersion = s.next()
-	s.record(change{rv: s.rv, typ: tenancy.EventDeleted, space: gone})
+// WatchSpaces implements tenancy.SpaceWatcher.
+func (s *Store) WatchSpaces(ctx context.Context, resourceVersion string) (<-chan tenancy.SpaceEvent, error) {
+	return watch(ctx, s, resourceVersion, func(typ tenancy.EventType, sp *tenancy.Space, err error) tenancy.SpaceEvent {
+		return tenancy.SpaceEvent{Type: typ, Space: sp, Err: err}
+	})
 }
