@@ -277,7 +277,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	for _, setup := range []func() error{e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota} {
+	for _, setup := range []func() error{e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota, e.setupPolicyAdmission} {
 		if err := setup(); err != nil {
 			return nil, err
 		}
