@@ -119,16 +119,14 @@ func getMany[T any](ctx context.Context, s *Store, q queryer, query string, args
 // the state the write will be applied to.
 type view struct{ w *wtx }
 
-func (v view) LookupTenant(name string) (*tenancy.Tenant, error) {
-	return getOne[tenancy.Tenant](v.w.ctx, v.w.s, v.w.tx, `SELECT data FROM tenants WHERE name = ?`, name)
-}
+func (v view) LookupTenant(name string) (*tenancy.Tenant, error) { return tenantKind.lookup(v.w, name) }
 
 func (v view) ListChildren(name string) ([]*tenancy.Tenant, error) {
-	return getMany[tenancy.Tenant](v.w.ctx, v.w.s, v.w.tx, `SELECT data FROM tenants WHERE parent = ? ORDER BY name`, name)
+	return tenantKind.owned(v.w, name)
 }
 
 func (v view) ListSpaces(tenant string) ([]*tenancy.Space, error) {
-	return getMany[tenancy.Space](v.w.ctx, v.w.s, v.w.tx, `SELECT data FROM spaces WHERE tenant = ? ORDER BY name`, tenant)
+	return spaceKind.owned(v.w, tenant)
 }
 
 func now() metav1.Time { return metav1.NewTime(time.Now().UTC().Truncate(time.Second)) }

@@ -13,51 +13,29 @@ import (
 // watchBatch bounds the rows one poll reads.
 const watchBatch = 500
 
-// WatchTenants implements tenancy.TenantWatcher from the change log: any
-// version this store returned can be resumed from, unless Compact dropped
-// it (then tenancy.ErrExpired).
-func (s *Store) WatchTenants(ctx context.Context, resourceVersion string) (<-chan tenancy.TenantEvent, error) {
+// watch streams the changes to objects of kind k from the change log, as
+// the events event makes: any version this store returned can be resumed
+// from, unless Compact dropped it (then tenancy.ErrExpired).
+func watch[T any, P object[T], E any](ctx context.Context, s *Store, k kind[T, P], resourceVersion string,
+	event func(tenancy.EventType, P, error) E) (<-chan E, error) {
 	from, err := s.watchStart(ctx, resourceVersion)
 	if err != nil {
 		return nil, err
 	}
-	fetch := func(ctx context.Context, after uint64) ([]tenancy.TenantEvent, uint64, error) {
-		var out []tenancy.TenantEvent
-		next, err := s.changes(ctx, tenancy.KindTenant, after, func(typ tenancy.EventType, data []byte) error {
-			t := &tenancy.Tenant{}
-			if err := json.Unmarshal(data, t); err != nil {
+	fetch := func(ctx context.Context, after uint64) ([]E, uint64, error) {
+		var out []E
+		next, err := s.changes(ctx, k.name, after, func(typ tenancy.EventType, data []byte) error {
+			o := P(new(T))
+			if err := json.Unmarshal(data, o); err != nil {
 				return err
 			}
-			out = append(out, tenancy.TenantEvent{Type: typ, Tenant: t})
+			out = append(out, event(typ, o, nil))
 			return nil
 		})
 		return out, next, err
 	}
-	return feed.Pump(ctx, from, fetch, &s.notify, s.opts.PollInterval, func(err error) tenancy.TenantEvent {
-		return tenancy.TenantEvent{Type: tenancy.EventError, Err: err}
-	}), nil
-}
-
-// WatchSpaces implements tenancy.SpaceWatcher.
-func (s *Store) WatchSpaces(ctx context.Context, resourceVersion string) (<-chan tenancy.SpaceEvent, error) {
-	from, err := s.watchStart(ctx, resourceVersion)
-	if err != nil {
-		return nil, err
-	}
-	fetch := func(ctx context.Context, after uint64) ([]tenancy.SpaceEvent, uint64, error) {
-		var out []tenancy.SpaceEvent
-		next, err := s.changes(ctx, tenancy.KindSpace, after, func(typ tenancy.EventType, data []byte) error {
-			sp := &tenancy.Space{}
-			if err := json.Unmarshal(data, sp); err != nil {
-				return err
-			}
-			out = append(out, tenancy.SpaceEvent{Type: typ, Space: sp})
-			return nil
-		})
-		return out, next, err
-	}
-	return feed.Pump(ctx, from, fetch, &s.notify, s.opts.PollInterval, func(err error) tenancy.SpaceEvent {
-		return tenancy.SpaceEvent{Type: tenancy.EventError, Err: err}
+	return feed.Pump(ctx, from, fetch, &s.notify, s.opts.PollInterval, func(err error) E {
+		return event(tenancy.EventError, nil, err)
 	}), nil
 }
 
