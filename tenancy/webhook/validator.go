@@ -165,7 +165,9 @@ func (v *Validator) Review(ctx context.Context, req *admissionv1.AdmissionReques
 		if old != nil && equality.Semantic.DeepEqual(old.Spec, t.Spec) {
 			return allow(), nil // metadata only: no need to list anything
 		}
-		decide = func(tenants []tenancy.Tenant, spaces []tenancy.Space) error { return v.CheckTenant(tenants, spaces, old, t) }
+		decide = func(tenants []tenancy.Tenant, spaces []tenancy.Space) error {
+			return v.CheckTenant(tenants, spaces, old, t)
+		}
 	case tenancy.KindSpace:
 		gk = tenancy.GroupVersion.WithKind(tenancy.KindSpace).GroupKind()
 		s, old, err := decodePair[tenancy.Space](req)
@@ -175,7 +177,9 @@ func (v *Validator) Review(ctx context.Context, req *admissionv1.AdmissionReques
 		if old != nil && equality.Semantic.DeepEqual(old.Spec, s.Spec) {
 			return allow(), nil
 		}
-		decide = func(tenants []tenancy.Tenant, spaces []tenancy.Space) error { return v.CheckSpace(tenants, spaces, old, s) }
+		decide = func(tenants []tenancy.Tenant, spaces []tenancy.Space) error {
+			return v.CheckSpace(tenants, spaces, old, s)
+		}
 	default:
 		return allow(), nil
 	}
