@@ -229,6 +229,16 @@ func (s *Store) lock(ctx context.Context) (func(), error) {
 	}
 }
 
+// locked runs fn holding the tree Lease, with a view of the API server.
+func (s *Store) locked(ctx context.Context, fn func(view) error) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(view{ctx: ctx, c: s.c})
+}
+
 var errHeld = errors.New("lease held")
 
 func free(l *coordinationv1.Lease, now time.Time) bool {
@@ -315,37 +325,45 @@ func (s *Store) waitCached(ctx context.Context, obj client.Object, name, rv stri
 	}
 }
 
+// cachedList lists from the cache and returns the informer's version,
+// retrying until the version is the same before and after the list.
+func (s *Store) cachedList(ctx context.Context, obj client.Object, list client.ObjectList) (string, error) {
+	inf, err := s.cache.GetInformer(ctx, obj)
+	if err != nil {
+		return "", err
+	}
+	versioned, ok := inf.(interface{ LastSyncResourceVersion() string })
+	for attempt := 0; ; attempt++ {
+		before := ""
+		if ok {
+			before = versioned.LastSyncResourceVersion()
+		}
+		if err := s.cache.List(ctx, list); err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", nil
+		}
+		if after := versioned.LastSyncResourceVersion(); after == before || attempt >= 10 {
+			return after, nil
+		}
+	}
+}
+
 // view reads the API server directly, under the Lease.
 type view struct {
 	ctx context.Context
 	c   client.Reader
 }
 
-func (v view) LookupTenant(name string) (*tenancy.Tenant, error) {
-	if name == "" {
-		return nil, nil // no such object; the API rejects empty names
-	}
-	t := &tenancy.Tenant{}
-	err := v.c.Get(v.ctx, client.ObjectKey{Name: name}, t)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kubestore: reading tenant %q: %w", name, err)
-	}
-	return t, nil
-}
+func (v view) LookupTenant(name string) (*tenancy.Tenant, error) { return tenantKind.lookup(v, name) }
 
 func (v view) ListChildren(name string) ([]*tenancy.Tenant, error) {
 	list := &tenancy.TenantList{}
 	if err := v.c.List(v.ctx, list, client.MatchingFields{"spec.parent": name}); err != nil {
 		return nil, fmt.Errorf("kubestore: listing children of %q: %w", name, err)
 	}
-	out := make([]*tenancy.Tenant, len(list.Items))
-	for i := range list.Items {
-		out[i] = &list.Items[i]
-	}
-	return out, nil
+	return pointers(list.Items), nil
 }
 
 func (v view) ListSpaces(tenant string) ([]*tenancy.Space, error) {
@@ -353,9 +371,5 @@ func (v view) ListSpaces(tenant string) ([]*tenancy.Space, error) {
 	if err := v.c.List(v.ctx, list, client.MatchingFields{"spec.tenant": tenant}); err != nil {
 		return nil, fmt.Errorf("kubestore: listing spaces of %q: %w", tenant, err)
 	}
-	out := make([]*tenancy.Space, len(list.Items))
-	for i := range list.Items {
-		out[i] = &list.Items[i]
-	}
-	return out, nil
+	return pointers(list.Items), nil
 }

@@ -13,57 +13,10 @@ import (
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
-// WatchTenants implements tenancy.TenantWatcher with an API server watch.
-//
-// Resource versions follow the API server: a watch from version v delivers
-// every change after v as long as etcd still has it (by default about five
-// minutes of history; older versions give tenancy.ErrExpired). "" starts
-// at the current version, found with a one-item list. The watch is
-// re-established from the last seen version (bookmarks included) whenever
-// the server closes it.
-func (s *Store) WatchTenants(ctx context.Context, resourceVersion string) (<-chan tenancy.TenantEvent, error) {
-	out := make(chan tenancy.TenantEvent)
-	err := s.watch(ctx, &tenancy.TenantList{}, resourceVersion, func(typ tenancy.EventType, obj runtime.Object, err error) bool {
-		e := tenancy.TenantEvent{Type: typ, Err: err}
-		if t, ok := obj.(*tenancy.Tenant); ok {
-			t.TypeMeta = tenantTypeMeta()
-			e.Tenant = t
-		}
-		select {
-		case out <- e:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}, func() { close(out) })
-	if err != nil {
-		return nil, mapErr(tenancy.KindTenant, "", err)
-	}
-	return out, nil
-}
-
-// WatchSpaces implements tenancy.SpaceWatcher, like WatchTenants.
-func (s *Store) WatchSpaces(ctx context.Context, resourceVersion string) (<-chan tenancy.SpaceEvent, error) {
-	out := make(chan tenancy.SpaceEvent)
-	err := s.watch(ctx, &tenancy.SpaceList{}, resourceVersion, func(typ tenancy.EventType, obj runtime.Object, err error) bool {
-		e := tenancy.SpaceEvent{Type: typ, Err: err}
-		if sp, ok := obj.(*tenancy.Space); ok {
-			sp.TypeMeta = spaceTypeMeta()
-			e.Space = sp
-		}
-		select {
-		case out <- e:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}, func() { close(out) })
-	if err != nil {
-		return nil, mapErr(tenancy.KindSpace, "", err)
-	}
-	return out, nil
-}
-
+// watch calls send for every change to the objects of list's kind after
+// rv ("" for now), in order, until send returns false or ctx ends, then
+// calls done. It re-opens the API server watch from the last version seen
+// whenever the server closes it.
 func (s *Store) watch(ctx context.Context, list client.ObjectList, rv string,
 	send func(tenancy.EventType, runtime.Object, error) bool, done func()) error {
 	if rv == "" {
