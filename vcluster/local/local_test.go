@@ -198,9 +198,10 @@ func TestDoneWhen(t *testing.T) {
 	if left, _ := leftovers(p)(ctx, vc); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
+	// Nothing is left but the lock file of the directory itself.
 	ents, _ := os.ReadDir(p.Dir())
-	if len(ents) > 0 {
-		t.Errorf("state root not empty after deprovision: %v", ents)
+	if len(ents) != 1 || ents[0].Name() != lockFile {
+		t.Errorf("state root holds more than its lock after deprovision: %v", ents)
 	}
 }
 
@@ -287,6 +288,8 @@ func TestRestartReattaches(t *testing.T) {
 		killGroup(pr.pid(), syscall.SIGKILL)
 		<-pr.done
 	}
+	// A dead process holds no lock: the kernel drops it with the process.
+	p1.releaseDir()
 	p2 := newProvisioner(t, Options{Dir: dir})
 	if h, err := p2.Health(ctx, vc); err != nil || h.Ready {
 		t.Errorf("health before re-provision: %+v %v", h, err)
@@ -302,6 +305,35 @@ func TestRestartReattaches(t *testing.T) {
 	}
 	if left, _ := leftovers(p2)(ctx, vc); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// Two provisioners on one directory would each restart the other's
+// control planes as ones "left by an earlier run": the second is refused,
+// naming the directory and the holder, before it writes anything, until the
+// first shuts down.
+func TestStateDirectoryIsExclusive(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p1 := newProvisioner(t, Options{Dir: dir})
+	if err := p1.claimDir(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newProvisioner(t, Options{Dir: dir})
+	vc := newVC("shared")
+	_, err := p2.Provision(ctx, vcluster.Request{Cluster: vc})
+	if !errors.Is(err, ErrDirInUse) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second provisioner on %s: want ErrDirInUse naming the directory and pid, got %v", dir, err)
+	}
+	if _, err := os.Stat(p2.StateDir(vc)); !os.IsNotExist(err) {
+		t.Fatalf("the refused Provision left %s behind (%v)", p2.StateDir(vc), err)
+	}
+	if err := p2.Deprovision(ctx, vc); !errors.Is(err, ErrDirInUse) {
+		t.Fatalf("Deprovision on a directory in use: want ErrDirInUse, got %v", err)
+	}
+	p1.Shutdown(ctx)
+	if err := p2.claimDir(); err != nil {
+		t.Fatalf("after the first provisioner shut down: %v", err)
 	}
 }
 

@@ -31,6 +31,7 @@ type Provisioner struct {
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
 	running map[string]*instance
+	dirLock *os.File // Options.Dir claimed (claimDir), until Shutdown
 }
 
 var (
@@ -142,8 +143,8 @@ func (p *Provisioner) Provision(ctx context.Context, req vcluster.Request) (vclu
 	if err := vcluster.ValidateDSN(store, req.BackingStoreDSN); err != nil {
 		return vcluster.Result{}, fmt.Errorf("spec.backingStore: %w", err)
 	}
-	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
-		return vcluster.Result{}, fmt.Errorf("local: creating state directory root: %w", err)
+	if err := p.claimDir(); err != nil {
+		return vcluster.Result{}, err
 	}
 	dir := p.StateDir(vc)
 	defer p.lock(dir)()
@@ -289,6 +290,9 @@ func (p *Provisioner) Deprovision(ctx context.Context, vc *vcluster.VirtualClust
 	if err := checkNames(vc); err != nil {
 		return err
 	}
+	if err := p.claimDir(); err != nil {
+		return err
+	}
 	dir := p.StateDir(vc)
 	defer p.lock(dir)()
 	if inst := p.getRunning(dir); inst != nil {
@@ -378,6 +382,9 @@ func (p *Provisioner) Pause(ctx context.Context, vc *vcluster.VirtualCluster) er
 	if err != nil {
 		return err
 	}
+	if err := p.claimDir(); err != nil {
+		return err
+	}
 	defer p.lock(dir)()
 	if inst := p.getRunning(dir); inst != nil {
 		inst.stop(p.opts.StopGrace)
@@ -397,6 +404,9 @@ func (p *Provisioner) Pause(ctx context.Context, vc *vcluster.VirtualCluster) er
 func (p *Provisioner) Resume(ctx context.Context, vc *vcluster.VirtualCluster) error {
 	dir, _, err := p.owned(vc)
 	if err != nil {
+		return err
+	}
+	if err := p.claimDir(); err != nil {
 		return err
 	}
 	defer p.lock(dir)()
@@ -443,8 +453,9 @@ func (p *Provisioner) Health(ctx context.Context, vc *vcluster.VirtualCluster) (
 }
 
 // Shutdown stops every control plane this Provisioner runs, keeping their
-// state, so the next run of the program can start them again. Use it on a
-// graceful exit of the embedding program.
+// state, so the next run of the program can start them again, and gives up
+// Options.Dir (see ErrDirInUse). Use it on a graceful exit of the
+// embedding program.
 func (p *Provisioner) Shutdown(ctx context.Context) {
 	p.mu.Lock()
 	keys := make([]string, 0, len(p.running))
@@ -460,4 +471,5 @@ func (p *Provisioner) Shutdown(ctx context.Context) {
 		}
 		unlock()
 	}
+	p.releaseDir()
 }

@@ -39,6 +39,9 @@ func (p *Provisioner) Snapshot(ctx context.Context, vc *vcluster.VirtualCluster,
 	if st.BackingStore != vcluster.BackingStoreSQLite {
 		return fmt.Errorf("%w: snapshots of a %s store", vcluster.ErrUnsupported, st.BackingStore)
 	}
+	if err := p.claimDir(); err != nil {
+		return err
+	}
 	defer p.lock(dir)()
 	restart, err := p.stopForMaintenance(ctx, dir)
 	if err != nil {
@@ -64,6 +67,9 @@ func (p *Provisioner) Restore(ctx context.Context, vc *vcluster.VirtualCluster, 
 	}
 	if st.BackingStore != vcluster.BackingStoreSQLite {
 		return fmt.Errorf("%w: restoring into a %s store", vcluster.ErrUnsupported, st.BackingStore)
+	}
+	if err := p.claimDir(); err != nil {
+		return err
 	}
 	defer p.lock(dir)()
 	restart, err := p.stopForMaintenance(ctx, dir)
