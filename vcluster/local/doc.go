@@ -21,8 +21,12 @@
 // clusters named "a" and "aa" have different directories, stores and key
 // prefixes (EtcdPrefix). The directory records which VirtualCluster owns
 // it; a second VirtualCluster with the same host namespace and name gets
-// vcluster.ErrConflict. One program at a time may use a given
-// Options.Dir: the directory is not locked against a second program.
+// vcluster.ErrConflict. One Provisioner at a time may use a given
+// Options.Dir: the first operation that starts or changes a control plane
+// takes a lock on Options.Dir/.lock (released by Shutdown, or by the kernel
+// when the process dies), and a second Provisioner — in another program or
+// the same one — gets ErrDirInUse instead of restarting the first one's
+// control planes.
 //
 // # Processes
 //
