@@ -194,7 +194,11 @@ func (v *Validator) Review(ctx context.Context, req *admissionv1.AdmissionReques
 		return allow(), nil
 	case errors.As(err, &inv):
 		ctrl.LoggerFrom(ctx).V(1).Info("refused", "kind", req.Kind.Kind, "name", req.Name, "dryRun", req.DryRun != nil && *req.DryRun, "reason", err.Error())
-		st := apierrors.NewInvalid(gk, req.Name, inv.Errs).Status()
+		name := inv.Name // the object's; req.Name is empty for a generateName create
+		if name == "" {
+			name = req.Name
+		}
+		st := apierrors.NewInvalid(gk, name, inv.Errs).Status()
 		return &admissionv1.AdmissionResponse{Allowed: false, Result: &st}, nil
 	default:
 		// CheckTenant and CheckSpace read only the snapshot: no other error
@@ -218,13 +222,19 @@ func (v *Validator) snapshot(ctx context.Context) ([]tenancy.Tenant, []tenancy.S
 // object.
 func decodePair[T any](req *admissionv1.AdmissionRequest) (obj, old *T, err error) {
 	obj = new(T)
-	if err := json.Unmarshal(req.Object.Raw, obj); err != nil || len(req.Object.Raw) == 0 {
-		return nil, nil, fmt.Errorf("cannot decode the %s: %v", req.Kind.Kind, err)
+	if len(req.Object.Raw) == 0 {
+		return nil, nil, fmt.Errorf("the request carries no %s", req.Kind.Kind)
+	}
+	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+		return nil, nil, fmt.Errorf("cannot decode the %s: %w", req.Kind.Kind, err)
 	}
 	if req.Operation == admissionv1.Update {
 		old = new(T)
-		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil || len(req.OldObject.Raw) == 0 {
-			return nil, nil, fmt.Errorf("cannot decode the old %s: %v", req.Kind.Kind, err)
+		if len(req.OldObject.Raw) == 0 {
+			return nil, nil, fmt.Errorf("the update carries no old %s", req.Kind.Kind)
+		}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return nil, nil, fmt.Errorf("cannot decode the old %s: %w", req.Kind.Kind, err)
 		}
 	}
 	return obj, old, nil
