@@ -21,8 +21,8 @@ import (
 type InstallOptions struct {
 	// Name of the configuration and of its webhook prefix; default "vclusterkit-quota".
 	Name string
-	// URL of the webhook (Server.URL), or Service when it runs behind a Service; exactly
-	// one is required.
+	// URL of the webhook (Server.URL), or Service when it runs behind a Service (its
+	// Path defaults to Path); exactly one is required.
 	URL     string
 	Service *admissionregistrationv1.ServiceReference
 	// CABundle is the PEM CA that signed the serving certificate (Certs.CAPEM); required.
@@ -70,6 +70,11 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 		cc.URL = &u
 	} else {
 		cc.Service = opts.Service.DeepCopy()
+		if cc.Service.Path == nil {
+			// Serve answers at Path only: without it the API server posts to "/".
+			p := Path
+			cc.Service.Path = &p
+		}
 	}
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: opts.Name}}
 	_, err := controllerutil.CreateOrUpdate(ctx, c, cfg, func() error {

@@ -348,15 +348,24 @@ type ServerOptions struct {
 	Addr string
 	// Certs to serve with; required.
 	Certs *Certs
+	// Handlers are served beside the webhook, each at its path (another
+	// admission webhook of the same program, say tenancy/webhook's Validator at
+	// its Path), so that one listener, one certificate and one Service do for
+	// all. Path itself is taken.
+	Handlers map[string]http.Handler
 }
 
 // Server is a running webhook server.
 type Server struct {
 	// URL is the webhook's address, for InstallOptions.URL.
 	URL  string
+	base string
 	srv  *http.Server
 	done chan error
 }
+
+// URLFor is the address of the handler served at path (ServerOptions.Handlers).
+func (s *Server) URLFor(path string) string { return s.base + path }
 
 // Serve starts serving h over TLS at Path and returns once it listens. It stops when ctx
 // ends or Close is called.
@@ -378,8 +387,16 @@ func Serve(ctx context.Context, h http.Handler, opts ServerOptions) (*Server, er
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
+	for p, extra := range opts.Handlers {
+		if p == Path || !strings.HasPrefix(p, "/") {
+			_ = ln.Close()
+			return nil, fmt.Errorf("admission: ServerOptions.Handlers[%q]: a path of its own, starting with /, is required", p)
+		}
+		mux.Handle(p, extra)
+	}
 	s := &Server{
 		URL:  "https://" + ln.Addr().String() + Path,
+		base: "https://" + ln.Addr().String(),
 		srv:  &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second},
 		done: make(chan error, 1),
 	}

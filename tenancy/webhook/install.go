@@ -24,8 +24,9 @@ type InstallOptions struct {
 	// Name of the configuration; its one webhook is named
 	// <Name>.tenancy.vclusterkit.io. Default DefaultName.
 	Name string
-	// URL of the webhook (quota/admission Server.URL), or Service when it
-	// runs behind a Service; exactly one is required.
+	// URL of the webhook (quota/admission Server.URLFor(Path)), or Service
+	// when it runs behind a Service (its Path defaults to Path); exactly one
+	// is required.
 	URL     string
 	Service *admissionregistrationv1.ServiceReference
 	// CABundle is the PEM CA that signed the serving certificate
@@ -78,6 +79,10 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 		cc.URL = &u
 	} else {
 		cc.Service = opts.Service.DeepCopy()
+		if cc.Service.Path == nil {
+			p := Path
+			cc.Service.Path = &p
+		}
 	}
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: opts.Name}}
 	_, err := controllerutil.CreateOrUpdate(ctx, c, cfg, func() error {
