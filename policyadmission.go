@@ -11,8 +11,12 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,27 +32,51 @@ import (
 // again on every pass (thousands of tenants, every resync).
 const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 
-// setupPolicyAdmission registers the runnable that makes the host API
-// server itself enforce tenant policies in spaces, where members write with
-// kubectl and no syncer checks anything: one ValidatingAdmissionPolicy and
-// binding per tenant whose effective policy restricts runtime, priority,
-// storage or ingress classes or forces a node selector
-// (tenancy/admissionpolicy.ForTenant), and a namespace guard that refuses
-// changes to the tenancy labels of namespaces by anyone but the engine's
-// own identity (learned with a SelfSubjectReview at start). The guard
+// setupPolicyAdmission makes the host API server itself enforce tenant
+// policies in spaces, where members write with kubectl and no syncer
+// checks anything: one ValidatingAdmissionPolicy and binding per tenant
+// whose effective policy restricts runtime, priority, storage or ingress
+// classes or forces a node selector (tenancy/admissionpolicy.ForTenant),
+// and a namespace guard that refuses changes to the tenancy labels of
+// namespaces by anyone but the engine's own identity. The guard
 // complements, and does not replace, the namespace-guard controller that
 // undoes such changes.
 //
-// The objects are reconciled whenever a Tenant changes and at every resync:
-// created, updated, and deleted when their tenant is gone or no longer
-// restricts anything. Those of a tenant that is currently invalid (left out
-// of the tree) are kept as they were, never dropped: an invalid edit must
-// not open the door. They stay in force while the engine is stopped (no
-// webhook is involved). Only the leader writes them. On a host that does
-// not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
-// (Kubernetes before 1.30) this is off and says so in the log.
+// The guard is put in place here, before anything runs: the engine learns
+// its user name with a SelfSubjectReview, adds it to the users an existing
+// guard exempts (an engine that ran before with other credentials, or
+// another engine on the same host, keeps its exemption; delete the guard
+// to revoke them, the engine puts it back with its own), and waits until
+// the API server honours it, so that its own namespace writes are never
+// refused. The per-tenant objects are reconciled by a runnable (leader
+// only) whenever a Tenant changes and at every resync: created, updated,
+// and deleted when their tenant is gone or no longer restricts anything.
+// Those of a tenant that is currently invalid (left out of the tree) are
+// kept as they were: an invalid edit must not open the door. Everything
+// stays in force while the engine is stopped (no webhook is involved).
+//
+// On a host that does not serve admissionregistration.k8s.io/v1
+// ValidatingAdmissionPolicy (Kubernetes before 1.30) all this is off and
+// the log says so.
 func (e *Engine) setupPolicyAdmission() error {
 	pa := &policyAdmission{e: e, kick: make(chan struct{}, 1), written: map[string]int64{}}
+	log := e.opts.Logger.WithName("policy-admission")
+	gk := schema.GroupKind{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}
+	if _, err := e.mgr.GetRESTMapper().RESTMapping(gk, "v1"); meta.IsNoMatchError(err) {
+		log.Info("the host API does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy (Kubernetes < 1.30): tenant class policies and tenancy labels are not enforced by admission in spaces")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("vclusterkit.New: policy admission: %w", err)
+	}
+	c, err := client.New(e.mgr.GetConfig(), client.Options{Scheme: e.mgr.GetScheme()})
+	if err != nil {
+		return fmt.Errorf("vclusterkit.New: policy admission: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctrl.LoggerInto(context.Background(), log), time.Minute)
+	defer cancel()
+	if err := pa.ensureGuard(ctx, c, true); err != nil {
+		return fmt.Errorf("vclusterkit.New: namespace guard: %w", err)
+	}
 	return e.mgr.Add(manager.RunnableFunc(pa.run))
 }
 
@@ -72,11 +100,6 @@ func (pa *policyAdmission) poke() {
 func (pa *policyAdmission) run(ctx context.Context) error {
 	log := pa.e.opts.Logger.WithName("policy-admission")
 	ctx = ctrl.LoggerInto(ctx, log)
-	gk := schema.GroupKind{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}
-	if _, err := pa.e.mgr.GetRESTMapper().RESTMapping(gk, "v1"); meta.IsNoMatchError(err) {
-		log.Info("the host API does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy (Kubernetes < 1.30): tenant class policies and tenancy labels are not enforced by admission in spaces")
-		return nil
-	}
 	inf, err := pa.e.mgr.GetCache().GetInformer(ctx, &tenancy.Tenant{})
 	if err != nil {
 		return fmt.Errorf("policy admission: Tenant informer: %w", err)
@@ -112,9 +135,11 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 	}
 }
 
-// reconcile makes the engine's policies and bindings on the host what the
-// tree says.
-func (pa *policyAdmission) reconcile(ctx context.Context) error {
+// ensureGuard writes the namespace guard, exempting this engine's user
+// besides those the existing guard exempts, when it differs from what is
+// there; with probe, it then waits until the API server admits this
+// engine's tenancy labels.
+func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, probe bool) error {
 	e := pa.e
 	if pa.engineUser == "" {
 		ssr := &authenticationv1.SelfSubjectReview{}
@@ -127,13 +152,89 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 		pa.engineUser = ssr.Status.UserInfo.Username
 		ctrl.LoggerFrom(ctx).Info("namespace tenancy labels are writable by the engine's identity only", "user", pa.engineUser)
 	}
-	gpol, gbind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
-		EngineUser:  pa.engineUser,
+	var curPol, curBind client.Object // nil when absent
+	have := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	switch err := r.Get(ctx, client.ObjectKey{Name: admissionpolicy.NamespaceGuardName}, have); {
+	case err == nil:
+		curPol = have
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading the namespace guard: %w", err)
+	}
+	users := append(admissionpolicy.EngineUsersOf(have), pa.engineUser)
+	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
+		EngineUsers: users,
 		Labels:      []string{vcluster.LabelVirtualCluster},
 		Annotations: []string{AnnotationNamespaceUID},
 		OwnerGroups: []string{tenancy.Group, vcluster.GroupVersion.Group},
 	})
 	if err != nil {
+		return err
+	}
+	haveBind := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	switch err := r.Get(ctx, client.ObjectKey{Name: admissionpolicy.NamespaceGuardName}, haveBind); {
+	case err == nil:
+		curBind = haveBind
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading the namespace guard's binding: %w", err)
+	}
+	changed := false
+	for _, pair := range [][2]client.Object{{pol, curPol}, {bind, curBind}} {
+		wrote, err := pa.write(ctx, pair[0], pair[1])
+		if err != nil {
+			return err
+		}
+		changed = changed || wrote
+	}
+	if !probe || !changed {
+		return nil
+	}
+	// The API server loads policies asynchronously: wait until a namespace
+	// carrying tenancy labels, as this engine writes them, is admitted
+	// (a dry run, never stored).
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vclusterkit-guard-probe",
+		Labels: map[string]string{tenancy.LabelTenant: "vclusterkit-guard-probe"}}}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		last = e.client.Create(ctx, ns.DeepCopy(), client.DryRunAll)
+		return last == nil || apierrors.IsAlreadyExists(last), nil
+	})
+	if err != nil {
+		return fmt.Errorf("the namespace guard still refuses the engine's own labels (user %s): %v", pa.engineUser, last)
+	}
+	return nil
+}
+
+// write applies want unless cur (nil when absent) already is what we
+// would write; it reports whether it wrote.
+func (pa *policyAdmission) write(ctx context.Context, want, cur client.Object) (bool, error) {
+	key := kindKey(want) + "/" + want.GetName()
+	h, err := specHash(want)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil && cur.GetAnnotations()[annotationPolicyHash] == h {
+		if g, ok := pa.written[key]; !ok || g == cur.GetGeneration() {
+			return false, nil
+		}
+	}
+	a := want.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[annotationPolicyHash] = h
+	want.SetAnnotations(a)
+	if err := pa.e.apply(ctx, want); err != nil {
+		return false, fmt.Errorf("applying %s: %w", key, err)
+	}
+	pa.written[key] = want.GetGeneration()
+	return true, nil
+}
+
+// reconcile makes the engine's policies and bindings on the host what the
+// tree says.
+func (pa *policyAdmission) reconcile(ctx context.Context) error {
+	e := pa.e
+	if err := pa.ensureGuard(ctx, e.client, false); err != nil {
 		return err
 	}
 	s, err := e.snapshot(ctx)
@@ -144,10 +245,7 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pols = append(pols, gpol)
-	binds = append(binds, gbind)
-
-	sel := client.MatchingLabels{admissionpolicy.LabelManagedBy: admissionpolicy.ManagedBy}
+	sel := client.MatchingLabels{admissionpolicy.LabelManagedBy: admissionpolicy.ManagedBy, admissionpolicy.LabelKind: admissionpolicy.KindTenant}
 	var havePols admissionregistrationv1.ValidatingAdmissionPolicyList
 	if err := e.client.List(ctx, &havePols, sel); err != nil {
 		return fmt.Errorf("listing admission policies: %w", err)
@@ -156,22 +254,13 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 	if err := e.client.List(ctx, &haveBinds, sel); err != nil {
 		return fmt.Errorf("listing admission policy bindings: %w", err)
 	}
-	// An object is current when it carries the hash of what we would
-	// write and, if we wrote it in this run, still has that generation.
-	current := map[string]string{}
-	note := func(key string, o client.Object) {
-		if g, ok := pa.written[key]; ok && g != o.GetGeneration() {
-			return
-		}
-		current[key] = o.GetAnnotations()[annotationPolicyHash]
-	}
+	have := map[string]client.Object{}
 	for i := range havePols.Items {
-		note("policy/"+havePols.Items[i].Name, &havePols.Items[i])
+		have["policy/"+havePols.Items[i].Name] = &havePols.Items[i]
 	}
 	for i := range haveBinds.Items {
-		note("binding/"+haveBinds.Items[i].Name, &haveBinds.Items[i])
+		have["binding/"+haveBinds.Items[i].Name] = &haveBinds.Items[i]
 	}
-
 	// Policies first: a binding to a policy not yet there does nothing.
 	wanted := map[string]bool{}
 	var errs []error
@@ -179,19 +268,9 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 		for _, o := range []client.Object{pols[i], binds[i]} {
 			key := kindKey(o) + "/" + o.GetName()
 			wanted[key] = true
-			h, err := specHash(o)
-			if err != nil {
-				return err
+			if _, err := pa.write(ctx, o, have[key]); err != nil {
+				errs = append(errs, err)
 			}
-			if current[key] == h {
-				continue
-			}
-			o.SetAnnotations(map[string]string{annotationPolicyHash: h})
-			if err := e.apply(ctx, o); err != nil {
-				errs = append(errs, fmt.Errorf("applying %s: %w", key, err))
-				continue
-			}
-			pa.written[key] = o.GetGeneration()
 		}
 	}
 	// Bindings first on the way out.
@@ -204,7 +283,7 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 	}
 	for _, o := range stale {
 		key := kindKey(o) + "/" + o.GetName()
-		if wanted[key] || o.GetLabels()[admissionpolicy.LabelKind] != admissionpolicy.KindTenant {
+		if wanted[key] {
 			continue
 		}
 		if tenant, ok := admissionpolicy.TenantOf(o.GetName()); ok && s.invalid["tenant/"+tenant] != nil {

@@ -3,11 +3,13 @@ package vclusterkit_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -241,9 +243,17 @@ func TestSpacePolicyAdmission(t *testing.T) {
 		why := admits(ctx, alice, paClaim("pa-org-app", "pa-slow"), "")
 		return why == "", why
 	})
-	// The guard stays.
-	if err := hostC.Get(ctx, client.ObjectKey{Name: admissionpolicy.NamespaceGuardName}, &admissionregistrationv1.ValidatingAdmissionPolicy{}); err != nil {
-		t.Errorf("namespace guard: %v", err)
+	// The guard stays, exempting the engine's identity.
+	guard := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: admissionpolicy.NamespaceGuardName}, guard); err != nil {
+		t.Fatalf("namespace guard: %v", err)
+	}
+	ssr := &authenticationv1.SelfSubjectReview{}
+	if err := hostC.Create(ctx, ssr); err != nil {
+		t.Fatal(err)
+	}
+	if users := admissionpolicy.EngineUsersOf(guard); !slices.Contains(users, ssr.Status.UserInfo.Username) {
+		t.Errorf("the guard exempts %v, not the engine's user %q", users, ssr.Status.UserInfo.Username)
 	}
 }
 

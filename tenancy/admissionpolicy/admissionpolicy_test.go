@@ -250,7 +250,7 @@ func TestNamespaceGuardOnAPIServer(t *testing.T) {
 		t.Fatal("SelfSubjectReview returned no user name")
 	}
 	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
-		EngineUser:  engineUser,
+		EngineUsers: []string{"some-earlier-engine", engineUser},
 		Labels:      []string{"vcluster.vclusterkit.io/name"},
 		Annotations: []string{"tenancy.vclusterkit.io/namespace-uid"},
 		OwnerGroups: []string{"tenancy.vclusterkit.io", "vcluster.vclusterkit.io"},

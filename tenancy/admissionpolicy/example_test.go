@@ -45,8 +45,8 @@ func ExampleForTree() {
 // The namespace guard exempts the engine's own identity only.
 func ExampleNamespaceGuard() {
 	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
-		EngineUser: "system:serviceaccount:vclusterkit-system:vclusterkit",
-		Labels:     []string{"vcluster.vclusterkit.io/name"},
+		EngineUsers: []string{"system:serviceaccount:vclusterkit-system:vclusterkit"},
+		Labels:      []string{"vcluster.vclusterkit.io/name"},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -59,7 +59,7 @@ func ExampleNamespaceGuard() {
 	fmt.Println(err)
 	// Output:
 	// vclusterkit-namespace-guard vclusterkit-namespace-guard
-	// request.userInfo.username != "system:serviceaccount:vclusterkit-system:vclusterkit"
+	// !(request.userInfo.username in ["system:serviceaccount:vclusterkit-system:vclusterkit"])
 	// metadata.labels: tenancy.vclusterkit.io/space, tenancy.vclusterkit.io/tenant, vcluster.vclusterkit.io/name, *.tree.tenancy.vclusterkit.io/depth are set by the platform (vclusterkit) only
-	// admissionpolicy: GuardOptions.EngineUser is required
+	// admissionpolicy: GuardOptions.EngineUsers is required
 }

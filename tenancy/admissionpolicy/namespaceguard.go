@@ -1,6 +1,7 @@
 package admissionpolicy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,16 +18,23 @@ import (
 const NamespaceGuardName = "vclusterkit-namespace-guard"
 
 // ErrNoEngineUser is returned by NamespaceGuard without
-// GuardOptions.EngineUser: a guard that exempts nobody would lock the
+// GuardOptions.EngineUsers: a guard that exempts nobody would lock the
 // engine out of its own labels.
-var ErrNoEngineUser = errors.New("admissionpolicy: GuardOptions.EngineUser is required")
+var ErrNoEngineUser = errors.New("admissionpolicy: GuardOptions.EngineUsers is required")
+
+// AnnotationEngineUsers on the guard policy lists (as a JSON array) the
+// user names it exempts, so an engine can add its own to those of the
+// engines before it (EngineUsersOf) instead of locking them out.
+const AnnotationEngineUsers = "tenancy.vclusterkit.io/engine-users"
 
 // GuardOptions configure NamespaceGuard.
 type GuardOptions struct {
-	// EngineUser is the user name the engine authenticates as on the host
-	// (what a SelfSubjectReview returns for its credentials); its
-	// requests are the only ones exempt. Required.
-	EngineUser string
+	// EngineUsers are the user names the engine authenticates as on the
+	// host (what a SelfSubjectReview returns for its credentials); their
+	// requests are the only ones exempt. More than one when engines with
+	// different credentials share the host, or the engine's identity
+	// changed. Required.
+	EngineUsers []string
 	// Labels are label keys owned by the engine besides tenancy.LabelTenant,
 	// tenancy.LabelSpace and every tree label (key ending in
 	// tenancy.TreeLabelSuffix), which are always protected.
@@ -40,7 +48,7 @@ type GuardOptions struct {
 }
 
 // NamespaceGuard renders the policy and binding that keep the tenancy of
-// namespaces in the engine's hands. For any user but opts.EngineUser, on
+// namespaces in the engine's hands. For any user but opts.EngineUsers, on
 // create and update of namespaces (and namespaces/status, which also
 // carries metadata changes):
 //
@@ -54,10 +62,16 @@ type GuardOptions struct {
 // restricted, so users who may edit namespaces keep editing their own
 // labels.
 func NamespaceGuard(opts GuardOptions) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
-	if opts.EngineUser == "" {
+	users := slices.Compact(slices.Sorted(slices.Values(opts.EngineUsers)))
+	if len(users) == 0 {
 		return nil, nil, ErrNoEngineUser
 	}
 	var errs field.ErrorList
+	for i, u := range opts.EngineUsers {
+		if u == "" {
+			errs = append(errs, field.Required(field.NewPath("engineUsers").Index(i), "an empty user name"))
+		}
+	}
 	for i, k := range opts.Labels {
 		if k == "" {
 			errs = append(errs, field.Required(field.NewPath("labels").Index(i), "an empty key protects nothing"))
@@ -122,6 +136,10 @@ func NamespaceGuard(opts GuardOptions) (*admissionregistrationv1.ValidatingAdmis
 			Reason:            ptr(metav1.StatusReasonForbidden),
 		})
 	}
+	usersJSON, err := json.Marshal(users)
+	if err != nil {
+		return nil, nil, err
+	}
 	meta := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: NamespaceGuardName, Labels: map[string]string{LabelManagedBy: ManagedBy, LabelKind: KindNamespaceGuard}}
 	}
@@ -138,12 +156,13 @@ func NamespaceGuard(opts GuardOptions) (*admissionregistrationv1.ValidatingAdmis
 			MatchConstraints: matchResources(rules, &metav1.LabelSelector{}),
 			MatchConditions: []admissionregistrationv1.MatchCondition{{
 				Name:       "not-the-engine",
-				Expression: fmt.Sprintf(`request.userInfo.username != %s`, celString(opts.EngineUser)),
+				Expression: fmt.Sprintf(`!(request.userInfo.username in %s)`, celList(users)),
 			}},
 			Variables:   vars,
 			Validations: validations,
 		},
 	}
+	pol.Annotations = map[string]string{AnnotationEngineUsers: string(usersJSON)}
 	bind := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
 		ObjectMeta: meta(),
@@ -154,6 +173,16 @@ func NamespaceGuard(opts GuardOptions) (*admissionregistrationv1.ValidatingAdmis
 		},
 	}
 	return pol, bind, nil
+}
+
+// EngineUsersOf returns the user names a guard policy (as NamespaceGuard
+// rendered it) exempts; nil for any other object or a malformed list.
+func EngineUsersOf(pol *admissionregistrationv1.ValidatingAdmissionPolicy) []string {
+	var users []string
+	if pol == nil || json.Unmarshal([]byte(pol.Annotations[AnnotationEngineUsers]), &users) != nil {
+		return nil
+	}
+	return users
 }
 
 // keyTest is a CEL predicate on k: one of keys, or (suffix not empty)

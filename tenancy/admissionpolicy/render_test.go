@@ -1,6 +1,7 @@
 package admissionpolicy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,5 +89,33 @@ func TestForTreeUsesEffectivePolicy(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+func TestNamespaceGuardOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts admissionpolicy.GuardOptions
+		want string
+	}{
+		{"no user", admissionpolicy.GuardOptions{Labels: []string{"x"}}, "GuardOptions.EngineUsers is required"},
+		{"empty user", admissionpolicy.GuardOptions{EngineUsers: []string{"a", ""}}, "engineUsers[1]: Required value"},
+		{"empty label key", admissionpolicy.GuardOptions{EngineUsers: []string{"a"}, Labels: []string{""}}, "labels[0]: Required value"},
+		{"empty annotation key", admissionpolicy.GuardOptions{EngineUsers: []string{"a"}, Annotations: []string{"ok", ""}}, "annotations[1]: Required value"},
+	} {
+		pol, bind, err := admissionpolicy.NamespaceGuard(tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || pol != nil || bind != nil {
+			t.Errorf("%s: %v (policy %v), want an error with %q and nothing rendered", tc.name, err, pol != nil, tc.want)
+		}
+	}
+	pol, _, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{EngineUsers: []string{"b", "a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, admissionpolicy.EngineUsersOf(pol)); diff != "" {
+		t.Errorf("EngineUsersOf (-want +got):\n%s", diff)
+	}
+	if got := admissionpolicy.EngineUsersOf(nil); got != nil {
+		t.Errorf("EngineUsersOf(nil) = %v", got)
 	}
 }
