@@ -80,6 +80,23 @@ type QuotaOptions struct {
 	Hosts []string
 }
 
+// TenancyWebhookOptions configure the admission webhook for Tenants and
+// Spaces (tenancy/webhook): a write that breaks a tree rule (a child's
+// quota above its parent's, a loosened policy, a cycle, a missing parent or
+// tenant, MaxSpaces) is refused when it is made instead of becoming a
+// condition afterwards. It is served by the same server as the quota
+// webhook (QuotaOptions Addr, Service and Hosts), and is not installed when
+// Options.Store is set (the store validates its writes; the host objects
+// are its projection).
+type TenancyWebhookOptions struct {
+	// Disabled leaves the tree rules to the reconcile alone.
+	Disabled bool
+	// FailurePolicy when the webhook cannot answer; nil means Ignore, so
+	// that tenants can be repaired while no engine runs (the engine checks
+	// the whole tree again anyway, see tenancy/webhook).
+	FailurePolicy *admissionregistrationv1.FailurePolicyType
+}
+
 // Options configure New. The zero value runs every controller against the
 // host, with the local provisioner, metrics and health endpoints off, and
 // the quota webhook on a loopback port.
@@ -111,6 +128,8 @@ type Options struct {
 	NetworkPolicy netpol.Options
 	// Quota configures the admission webhook.
 	Quota QuotaOptions
+	// TenancyWebhook configures the tenant and space admission webhook.
+	TenancyWebhook TenancyWebhookOptions
 	// MetricsBindAddress serves Prometheus metrics; empty or "0" means off.
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz; empty or "0"
@@ -161,6 +180,8 @@ type Engine struct {
 	activity *activityTracker
 	tracker  *admission.ObjectTracker
 	counts   *quotaCounts
+	// snapshots caches the tenant tree between changes (snapshotCache).
+	snapshots *snapshotCache
 }
 
 // New validates opts, installs the CRDs (unless SkipCRDInstall) and builds
@@ -277,7 +298,7 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	for _, setup := range []func() error{e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota, e.setupPolicyAdmission} {
+	for _, setup := range []func() error{e.setupSnapshotCache, e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota, e.setupPolicyAdmission} {
 		if err := setup(); err != nil {
 			return nil, err
 		}

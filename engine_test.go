@@ -231,25 +231,51 @@ func TestTenantDeletionRefusedUnlessCascade(t *testing.T) {
 // second stays refused with a condition, and gets no namespace.
 func TestMaxSpacesRefusesTheNewest(t *testing.T) {
 	host.LogsOnFailure(t)
+	ctx := context.Background()
 	one := int32(1)
 	createTenant(t, "stark", "", func(tn *tenancy.Tenant) { tn.Spec.Policy.MaxSpaces = &one })
+	createTenant(t, "stark-labs", "stark")
 	createSpace(t, "stark-one", "stark")
 	eventually(t, 60*time.Second, "the first space's namespace", func(ctx context.Context) (bool, string) {
 		err := hostC.Get(ctx, client.ObjectKey{Name: "stark-one"}, &corev1.Namespace{})
 		return err == nil, fmt.Sprint(err)
 	})
-	createSpace(t, "stark-two", "stark")
-	eventually(t, 30*time.Second, "the second space to be refused", func(ctx context.Context) (bool, string) {
-		sp := &tenancy.Space{}
-		if err := hostC.Get(ctx, client.ObjectKey{Name: "stark-two"}, sp); err != nil {
-			return false, err.Error()
+	// The limit caps stark's whole subtree: a space of its child is
+	// refused when it is written (the tenancy webhook), naming the limit.
+	eventually(t, 30*time.Second, "the second space to be refused at admission", func(ctx context.Context) (bool, string) {
+		sp := &tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: "stark-two"}, Spec: tenancy.SpaceSpec{Tenant: "stark-labs"}}
+		err := hostC.Create(ctx, sp)
+		if err == nil {
+			_ = hostC.Delete(ctx, sp)
 		}
-		c := meta.FindStatusCondition(sp.Status.Conditions, "TenantReady")
-		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "at most 1 spaces"), fmt.Sprintf("conditions %+v", sp.Status.Conditions)
+		return err != nil && strings.Contains(err.Error(), `ancestor "stark" allows at most 1 spaces`), fmt.Sprint(err)
 	})
-	if err := hostC.Get(context.Background(), client.ObjectKey{Name: "stark-two"}, &corev1.Namespace{}); err == nil {
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "stark-two"}, &corev1.Namespace{}); err == nil {
 		t.Fatal("the refused space got a namespace")
 	}
+}
+
+// TestTreeRulesRefusedAtAdmission: a tenant that would loosen what its
+// parent sets is refused when it is written, with the field and the
+// ancestor named, instead of being stored and flagged afterwards.
+func TestTreeRulesRefusedAtAdmission(t *testing.T) {
+	host.LogsOnFailure(t)
+	createTenant(t, "osborn", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
+	})
+	eventually(t, 30*time.Second, "a child asking more cpu than its parent to be refused", func(ctx context.Context) (bool, string) {
+		child := &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "osborn-greedy"}, Spec: tenancy.TenantSpec{Parent: "osborn",
+			Quota: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}}}
+		err := hostC.Create(ctx, child)
+		if err == nil {
+			_ = hostC.Delete(ctx, child)
+		}
+		return err != nil && strings.Contains(err.Error(), "spec.quota[cpu]") && strings.Contains(err.Error(), `"osborn"`), fmt.Sprint(err)
+	})
+	// Within the parent's limit it is admitted.
+	createTenant(t, "osborn-ok", "osborn", func(tn *tenancy.Tenant) {
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+	})
 }
 
 // TestTenantChangesPropagate: required namespace labels and annotations

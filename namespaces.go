@@ -67,7 +67,16 @@ type snapshot struct {
 	invalid map[string]error // "tenant/<name>" or "space/<name>"
 }
 
+// snapshot returns the current tree (shared, read-only: callers copy before
+// they change anything), from the snapshot cache when it is armed.
 func (e *Engine) snapshot(ctx context.Context) (*snapshot, error) {
+	if e.snapshots != nil {
+		return e.snapshots.get(ctx, e.buildSnapshot)
+	}
+	return e.buildSnapshot(ctx)
+}
+
+func (e *Engine) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	tl, err := e.store.ListTenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing tenants: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/sync/translate"
 	"github.com/vclusterkit/vclusterkit/tenancy"
+	tenancywebhook "github.com/vclusterkit/vclusterkit/tenancy/webhook"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
@@ -66,7 +68,7 @@ func (e *Engine) setupQuota() error {
 		}
 		go e.countsLoop(ctx, 15*time.Second)
 		go e.resyncQuotaEvery(ctx, time.Minute)
-		if e.opts.Quota.Disabled {
+		if e.opts.Quota.Disabled && !e.tenancyWebhookOn() {
 			<-ctx.Done()
 			return nil
 		}
@@ -126,6 +128,16 @@ func (e *Engine) refreshLedger(ctx context.Context) error {
 	return e.ledger.SetNodes(quota.Nodes(s.tenants, s.spaces))
 }
 
+// tenancyWebhookOn reports whether the Tenant and Space admission webhook
+// is served and installed (TenancyWebhookOptions).
+func (e *Engine) tenancyWebhookOn() bool {
+	return !e.opts.TenancyWebhook.Disabled && e.opts.Store == nil
+}
+
+// serveWebhook serves the quota webhook and, beside it on the same server,
+// the tenancy webhook, installs their configurations, and removes them
+// again when it stops (unless behind a Service, where another replica
+// takes over).
 func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) error {
 	qo := e.opts.Quota
 	addr := qo.Addr
@@ -145,7 +157,11 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 		return fmt.Errorf("quota webhook certificates: %w", err)
 	}
 	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey, Counted: e.counts.has}
-	srv, err := admission.Serve(ctx, wh, admission.ServerOptions{Addr: addr, Certs: certs})
+	so := admission.ServerOptions{Addr: addr, Certs: certs}
+	if e.tenancyWebhookOn() {
+		so.Handlers = map[string]http.Handler{tenancywebhook.Path: &tenancywebhook.Validator{Source: tenancywebhook.ClientSource(e.client)}}
+	}
+	srv, err := admission.Serve(ctx, wh, so)
 	if err != nil {
 		return fmt.Errorf("quota webhook: %w", err)
 	}
@@ -181,11 +197,30 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 		cfg = got
 		return nil
 	}
-	e.counts.mu.Lock()
-	e.counts.install = install
-	e.counts.mu.Unlock()
-	if err := install(ctx); err != nil {
-		return fmt.Errorf("installing the quota webhook: %w", err)
+	var tenancyCfg *admissionregistrationv1.ValidatingWebhookConfiguration
+	if e.tenancyWebhookOn() {
+		to := tenancywebhook.InstallOptions{CABundle: certs.CAPEM, FailurePolicy: e.opts.TenancyWebhook.FailurePolicy}
+		if qo.Service != nil {
+			svc := qo.Service.DeepCopy()
+			svc.Path = nil // the tenancy webhook's own path
+			to.Service = svc
+		} else {
+			to.URL = srv.URLFor(tenancywebhook.Path)
+		}
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		tenancyCfg, err = tenancywebhook.Install(ictx, c, to)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("installing the tenancy webhook: %w", err)
+		}
+	}
+	if !qo.Disabled {
+		e.counts.mu.Lock()
+		e.counts.install = install
+		e.counts.mu.Unlock()
+		if err := install(ctx); err != nil {
+			return fmt.Errorf("installing the quota webhook: %w", err)
+		}
 	}
 	<-ctx.Done()
 	if qo.Service != nil {
@@ -202,7 +237,11 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	e.counts.mu.Unlock()
 	installMu.Lock()
 	defer installMu.Unlock()
-	_ = client.IgnoreNotFound(c.Delete(dctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: cfg.ObjectMeta}))
+	for _, x := range []*admissionregistrationv1.ValidatingWebhookConfiguration{cfg, tenancyCfg} {
+		if x != nil {
+			_ = client.IgnoreNotFound(c.Delete(dctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: x.ObjectMeta}))
+		}
+	}
 	return nil
 }
 

@@ -99,25 +99,50 @@ func (e *Engine) spaceTenantReady(ctx context.Context, sp *tenancy.Space) error 
 	if !s.tree.Has(sp.Spec.Tenant) {
 		return lifecycle.Wait(5*time.Second, "tenant %q does not exist", sp.Spec.Tenant)
 	}
-	pol, err := s.tree.EffectivePolicy(sp.Spec.Tenant)
-	if err != nil {
+	if _, err := s.tree.EffectivePolicy(sp.Spec.Tenant); err != nil {
 		return lifecycle.Permanent(err)
 	}
-	if pol.MaxSpaces != nil {
-		// The newest spaces are the ones over the limit, so an existing
-		// space never loses its place to a new one.
+	others := make([]countedUnder, 0, len(s.spaces))
+	for i := range s.spaces {
+		others = append(others, countedUnder{obj: &s.spaces[i], tenant: s.spaces[i].Spec.Tenant})
+	}
+	if err := overLimit(s, sp, sp.Spec.Tenant, others, "spaces", func(p tenancy.Policy) *int32 { return p.MaxSpaces }); err != nil {
+		return lifecycle.Permanent(err)
+	}
+	return nil
+}
+
+// countedUnder is an object counted against a per-subtree maximum, with
+// the tenant it belongs to.
+type countedUnder struct {
+	obj    client.Object
+	tenant string
+}
+
+// overLimit checks obj (belonging to tenant) against every maximum on its
+// chain (MaxSpaces, MaxVirtualClusters): each tenant that sets one caps its
+// whole subtree, so for each the objects of that tenant's subtree older than
+// obj are counted. The newest objects are the ones over a limit, so an
+// existing one never loses its place to a new one.
+func overLimit(s *snapshot, obj client.Object, tenant string, all []countedUnder, noun string, limit func(tenancy.Policy) *int32) error {
+	for _, name := range s.tree.Path(tenant) {
+		t := s.tree.Tenant(name)
+		if t == nil || limit(t.Spec.Policy) == nil {
+			continue
+		}
+		allowed := int(*limit(t.Spec.Policy))
 		subtree := map[string]bool{}
-		for _, n := range s.tree.Subtree(sp.Spec.Tenant) {
+		for _, n := range s.tree.Subtree(name) {
 			subtree[n] = true
 		}
 		older := 0
-		for _, o := range s.spaces {
-			if subtree[o.Spec.Tenant] && o.UID != sp.UID && olderThan(&o, sp) {
+		for _, o := range all {
+			if subtree[o.tenant] && o.obj.GetUID() != obj.GetUID() && olderThan(o.obj, obj) {
 				older++
 			}
 		}
-		if older >= int(*pol.MaxSpaces) {
-			return lifecycle.Permanent(fmt.Errorf("tenant %s allows at most %d spaces", sp.Spec.Tenant, *pol.MaxSpaces))
+		if older >= allowed {
+			return fmt.Errorf("tenant %s allows at most %d %s in its subtree (%d exist)", name, allowed, noun, older)
 		}
 	}
 	return nil

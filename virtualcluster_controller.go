@@ -186,26 +186,16 @@ func (e *Engine) vcValidated(ctx context.Context, vc *vcluster.VirtualCluster) e
 	if err := vcluster.CheckClaim(ctx, e.client, vc); err != nil {
 		return lifecycle.Permanent(err)
 	}
-	if pol.MaxVirtualClusters != nil {
-		var list vcluster.VirtualClusterList
-		if err := e.client.List(ctx, &list); err != nil {
-			return err
-		}
-		subtree := map[string]bool{}
-		for _, n := range s.tree.Subtree(vc.Spec.Tenant) {
-			subtree[n] = true
-		}
-		// Count the older ones: the newest virtual clusters are the ones over
-		// the limit, so an existing one never loses its place.
-		older := 0
-		for _, o := range list.Items {
-			if subtree[o.Spec.Tenant] && o.UID != vc.UID && olderThan(&o, vc) {
-				older++
-			}
-		}
-		if older >= int(*pol.MaxVirtualClusters) {
-			return lifecycle.Permanent(fmt.Errorf("tenant %s allows at most %d virtual clusters", vc.Spec.Tenant, *pol.MaxVirtualClusters))
-		}
+	var list vcluster.VirtualClusterList
+	if err := e.client.List(ctx, &list); err != nil {
+		return err
+	}
+	all := make([]countedUnder, 0, len(list.Items))
+	for i := range list.Items {
+		all = append(all, countedUnder{obj: &list.Items[i], tenant: list.Items[i].Spec.Tenant})
+	}
+	if err := overLimit(s, vc, vc.Spec.Tenant, all, "virtual clusters", func(p tenancy.Policy) *int32 { return p.MaxVirtualClusters }); err != nil {
+		return lifecycle.Permanent(err)
 	}
 	return nil
 }
