@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,8 +24,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vclusterkit "github.com/vclusterkit/vclusterkit"
+	"github.com/vclusterkit/vclusterkit/sync/resources/pods"
+	"github.com/vclusterkit/vclusterkit/sync/translate"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
 // asUser is a host client that impersonates user (the test's admin
@@ -285,3 +289,104 @@ func TestForgedNamespaceRefusedAtAdmission(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestVirtualPodClassesRefused: in a virtual cluster, the tenant's allowed
+// runtime and priority classes are enforced by the pod syncer (wired from
+// the effective policy by DefaultSyncers): a pod naming another class stays
+// Pending with reason ClassNotAllowed and never reaches the host; an
+// allowed one does.
+func TestVirtualPodClassesRefused(t *testing.T) {
+	host.LogsOnFailure(t)
+	ctx := context.Background()
+	classes := func(c client.Client) {
+		for _, o := range []client.Object{
+			&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "pa-gvisor"}, Handler: "runsc"},
+			&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "pa-kata"}, Handler: "kata"},
+			&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "pa-low"}, Value: 10},
+			&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "pa-high"}, Value: 100000},
+		} {
+			if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	classes(hostC)
+	createTenant(t, "pa-vc", "", func(tn *tenancy.Tenant) {
+		tn.Spec.Policy.AllowedRuntimeClasses = []string{"pa-gvisor"}
+		tn.Spec.Policy.AllowedPriorityClasses = []string{"pa-low"}
+	})
+	createSpace(t, "pa-vc", "pa-vc")
+	eventually(t, 60*time.Second, "the tenant namespace", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Name: "pa-vc"}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
+	vc := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "lab", Namespace: "pa-vc"},
+		Spec: vcluster.VirtualClusterSpec{Tenant: "pa-vc", HostNamespace: "pa-vc-lab"}}
+	if err := hostC.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "the virtual cluster to run", func(ctx context.Context) (bool, string) {
+		got, err := getVC(ctx, "pa-vc", "lab")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, "SyncerReady"), fmt.Sprintf("phase %s", got.Status.Phase)
+	})
+	got, _ := getVC(ctx, "pa-vc", "lab")
+	virt := virtualClientFromSecret(t, "pa-vc", got.Status.KubeconfigSecret.Name)
+	classes(virt)
+	tr, err := translate.New("lab", "pa-vc-lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, runtimeClass, priorityClass string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/c:1"}}, PriorityClassName: priorityClass}}
+		if runtimeClass != "" {
+			p.Spec.RuntimeClassName = &runtimeClass
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		pod  *corev1.Pod
+		want string
+	}{
+		{mk("kata", "pa-kata", ""), `spec.runtimeClassName: "pa-kata" is not allowed (allowed: [pa-gvisor])`},
+		{mk("high", "", "pa-high"), `spec.priorityClassName: "pa-high" is not allowed (allowed: [pa-low])`},
+	} {
+		if err := virt.Create(ctx, tc.pod); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, tc.pod.Name+" to be refused", func(ctx context.Context) (bool, string) {
+			vp := &corev1.Pod{}
+			if err := virt.Get(ctx, client.ObjectKeyFromObject(tc.pod), vp); err != nil {
+				return false, err.Error()
+			}
+			for _, c := range vp.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Reason == pods.ReasonClassNotAllowed && c.Message == tc.want {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("conditions %+v", vp.Status.Conditions)
+		})
+	}
+	ok := mk("ok", "pa-gvisor", "pa-low")
+	if err := virt.Create(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the allowed pod on the host", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Namespace: "pa-vc-lab", Name: tr.HostName("ok", "default")}, &corev1.Pod{})
+		return err == nil, fmt.Sprint(err)
+	})
+	for _, name := range []string{"kata", "high"} {
+		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "pa-vc-lab", Name: tr.HostName(name, "default")}, &corev1.Pod{}); !apierrors.IsNotFound(err) {
+			t.Errorf("refused pod %s on the host: %v", name, err)
+		}
+	}
+	if err := hostC.Delete(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the virtual cluster to be deleted", func(ctx context.Context) (bool, string) {
+		return gone(ctx, &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "lab", Namespace: "pa-vc"}})
+	})
+}

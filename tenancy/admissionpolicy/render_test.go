@@ -1,6 +1,7 @@
 package admissionpolicy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -117,5 +118,32 @@ func TestNamespaceGuardOptions(t *testing.T) {
 	}
 	if got := admissionpolicy.EngineUsersOf(nil); got != nil {
 		t.Errorf("EngineUsersOf(nil) = %v", got)
+	}
+}
+
+// BenchmarkForTree renders every tenant of a tree of 10,000 (fan-out 10,
+// the root restricting classes and node selector, so every tenant has
+// objects).
+func BenchmarkForTree(b *testing.B) {
+	const n = 10000
+	tenants := make([]tenancy.Tenant, n)
+	for i := range tenants {
+		tenants[i].Name = fmt.Sprintf("t%d", i)
+		if i > 0 {
+			tenants[i].Spec.Parent = fmt.Sprintf("t%d", (i-1)/10)
+		}
+	}
+	tenants[0].Spec.Policy = tenancy.Policy{AllowedRuntimeClasses: []string{"gvisor"}, AllowedStorageClasses: []string{"fast", "slow"},
+		AllowedIngressClasses: []string{"public"}, NodeSelector: map[string]string{"pool": "tenants"}}
+	tree, err := tenancy.NewTree(tenants, nil, tenancy.TreeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		pols, _, err := admissionpolicy.ForTree(tree)
+		if err != nil || len(pols) != n {
+			b.Fatalf("%d policies, %v", len(pols), err)
+		}
 	}
 }
