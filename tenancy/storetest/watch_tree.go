@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
@@ -72,25 +73,21 @@ type ev struct {
 
 func (s suite) collectTenants(t *testing.T, ch <-chan tenancy.TenantEvent, n int) []ev {
 	t.Helper()
-	var out []ev
-	for len(out) < n {
-		select {
-		case e, ok := <-ch:
-			if !ok {
-				t.Fatalf("watch closed after %d of %d events", len(out), n)
-			}
-			if e.Type == tenancy.EventError {
-				t.Fatalf("watch error: %v", e.Err)
-			}
-			out = append(out, ev{e.Type, tenancy.KindTenant, e.Tenant.Name, e.Tenant.ResourceVersion})
-		case <-time.After(s.opts.EventTimeout):
-			t.Fatalf("timed out after %d of %d events: %v", len(out), n, out)
-		}
-	}
-	return out
+	return collect(t, s.opts.EventTimeout, ch, n, tenancy.KindTenant,
+		func(e tenancy.TenantEvent) (tenancy.EventType, metav1.Object, error) { return e.Type, e.Tenant, e.Err })
 }
 
 func (s suite) collectSpaces(t *testing.T, ch <-chan tenancy.SpaceEvent, n int) []ev {
+	t.Helper()
+	return collect(t, s.opts.EventTimeout, ch, n, tenancy.KindSpace,
+		func(e tenancy.SpaceEvent) (tenancy.EventType, metav1.Object, error) { return e.Type, e.Space, e.Err })
+}
+
+// collect reads n events of kind from ch, failing the test if the watch
+// closes, sends an EventError or stalls for timeout. split takes an event
+// apart; its object is only used when the type is not EventError.
+func collect[E any](t *testing.T, timeout time.Duration, ch <-chan E, n int, kind string,
+	split func(E) (tenancy.EventType, metav1.Object, error)) []ev {
 	t.Helper()
 	var out []ev
 	for len(out) < n {
@@ -99,11 +96,12 @@ func (s suite) collectSpaces(t *testing.T, ch <-chan tenancy.SpaceEvent, n int) 
 			if !ok {
 				t.Fatalf("watch closed after %d of %d events", len(out), n)
 			}
-			if e.Type == tenancy.EventError {
-				t.Fatalf("watch error: %v", e.Err)
+			typ, obj, err := split(e)
+			if typ == tenancy.EventError {
+				t.Fatalf("watch error: %v", err)
 			}
-			out = append(out, ev{e.Type, tenancy.KindSpace, e.Space.Name, e.Space.ResourceVersion})
-		case <-time.After(s.opts.EventTimeout):
+			out = append(out, ev{typ, kind, obj.GetName(), obj.GetResourceVersion()})
+		case <-time.After(timeout):
 			t.Fatalf("timed out after %d of %d events: %v", len(out), n, out)
 		}
 	}
