@@ -14,8 +14,8 @@ var spaceKind = kind[tenancy.Space, *tenancy.Space]{
 	owner:          func(sp *tenancy.Space) string { return sp.Spec.Tenant },
 	validateCreate: tenancy.Validator.ValidateSpaceCreate,
 	validateUpdate: tenancy.Validator.ValidateSpaceUpdate,
-	setSpec:        func(dst, src *tenancy.Space) bool { return replace(&dst.Spec, src.Spec) },
-	setStatus:      func(dst, src *tenancy.Space) { dst.Status = src.Status },
+	setSpec:        func(dst, src *tenancy.Space) bool { return replace(&dst.Spec, *src.Spec.DeepCopy()) },
+	setStatus:      func(dst, src *tenancy.Space) { dst.Status = *src.Status.DeepCopy() },
 }
 
 // GetSpace implements tenancy.SpaceReader.

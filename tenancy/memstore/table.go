@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -20,6 +21,7 @@ type object[T any] interface {
 	metav1.Object
 	runtime.Object
 	DeepCopy() *T
+	DeepCopyInto(*T)
 }
 
 // kind is what tenants and spaces do differently. The table methods do
@@ -31,10 +33,10 @@ type kind[T any, P object[T]] struct {
 	owner          func(P) string
 	validateCreate func(tenancy.Validator, tenancy.View, P) error
 	validateUpdate func(tenancy.Validator, tenancy.View, P, P) error
-	// setSpec copies src's spec to dst and reports whether it changed
-	// (see replace).
+	// setSpec sets dst's spec to a deep copy of src's and reports whether
+	// that changed it (see replace).
 	setSpec func(dst, src P) bool
-	// setStatus copies src's status to dst.
+	// setStatus sets dst's status to a deep copy of src's.
 	setStatus func(dst, src P)
 }
 
@@ -45,6 +47,8 @@ type table[T any, P object[T]] struct {
 	s       *Store
 	objs    map[string]P
 	byOwner map[string]map[string]struct{}
+	// empty is a zero object: its status is the one a new object gets.
+	empty P
 }
 
 // replace sets *dst to src and reports whether that changed it, in the
@@ -56,7 +60,7 @@ func replace[S any](dst *S, src S) bool {
 }
 
 func newTable[T any, P object[T]](s *Store, k kind[T, P]) table[T, P] {
-	return table[T, P]{kind: k, s: s, objs: map[string]P{}, byOwner: map[string]map[string]struct{}{}}
+	return table[T, P]{kind: k, s: s, objs: map[string]P{}, byOwner: map[string]map[string]struct{}{}, empty: new(T)}
 }
 
 func (tb *table[T, P]) get(name string) (P, error) {
@@ -74,9 +78,11 @@ func (tb *table[T, P]) get(name string) (P, error) {
 func (tb *table[T, P]) list() ([]T, string) {
 	tb.s.mu.RLock()
 	defer tb.s.mu.RUnlock()
-	items := make([]T, 0, len(tb.objs))
+	items := make([]T, len(tb.objs))
+	i := 0
 	for _, o := range tb.objs {
-		items = append(items, *o.DeepCopy())
+		o.DeepCopyInto(&items[i])
+		i++
 	}
 	sort.Slice(items, func(i, j int) bool { return P(&items[i]).GetName() < P(&items[j]).GetName() })
 	return items, strconv.FormatUint(tb.s.rv, 10)
@@ -111,7 +117,7 @@ func (tb *table[T, P]) create(ctx context.Context, obj P) (P, error) {
 	in.SetUID(uuid.NewUUID())
 	in.SetCreationTimestamp(now())
 	in.SetGeneration(1)
-	tb.setStatus(in, P(new(T))) // a new object has no status
+	tb.setStatus(in, tb.empty)
 	in.SetResourceVersion(s.next())
 	tb.objs[in.GetName()] = in
 	tb.index(in)
@@ -121,12 +127,11 @@ func (tb *table[T, P]) create(ctx context.Context, obj P) (P, error) {
 }
 
 // update replaces the labels, annotations and spec of the object, or with
-// status its status only.
-func (tb *table[T, P]) update(ctx context.Context, obj P, status bool) (P, error) {
+// status its status only. It copies only those parts of in.
+func (tb *table[T, P]) update(ctx context.Context, in P, status bool) (P, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	in := P(obj.DeepCopy())
 	s := tb.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,8 +146,8 @@ func (tb *table[T, P]) update(ctx context.Context, obj P, status bool) (P, error
 	if status {
 		tb.setStatus(next, in)
 	} else {
-		next.SetLabels(in.GetLabels())
-		next.SetAnnotations(in.GetAnnotations())
+		next.SetLabels(maps.Clone(in.GetLabels()))
+		next.SetAnnotations(maps.Clone(in.GetAnnotations()))
 		changed := tb.setSpec(next, in)
 		if err := tb.validateUpdate(s.opts.Validator, view{s}, cur, next); err != nil {
 			return nil, err

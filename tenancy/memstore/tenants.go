@@ -14,8 +14,8 @@ var tenantKind = kind[tenancy.Tenant, *tenancy.Tenant]{
 	owner:          func(t *tenancy.Tenant) string { return t.Spec.Parent },
 	validateCreate: tenancy.Validator.ValidateTenantCreate,
 	validateUpdate: tenancy.Validator.ValidateTenantUpdate,
-	setSpec:        func(dst, src *tenancy.Tenant) bool { return replace(&dst.Spec, src.Spec) },
-	setStatus:      func(dst, src *tenancy.Tenant) { dst.Status = src.Status },
+	setSpec:        func(dst, src *tenancy.Tenant) bool { return replace(&dst.Spec, *src.Spec.DeepCopy()) },
+	setStatus:      func(dst, src *tenancy.Tenant) { dst.Status = *src.Status.DeepCopy() },
 }
 
 // GetTenant implements tenancy.TenantReader.
