@@ -27,13 +27,9 @@ type object[T any] interface {
 // kind is what tenants and spaces do differently: where they are stored
 // and how they are checked. Its methods read and write both the same way.
 type kind[T any, P object[T]] struct {
-	name string // tenancy.KindTenant or tenancy.KindSpace
-	// table holds the objects: name, ownerColumn, rv, data (the JSON).
-	table string
-	// ownerColumn indexes the objects by owner, the tenant they hang under
-	// in the tree (a tenant's parent, a space's tenant).
-	ownerColumn    string
-	owner          func(P) string
+	name           string // tenancy.KindTenant or tenancy.KindSpace
+	sql            queries
+	owner          func(P) string // the value of the owner column
 	validateCreate func(tenancy.Validator, tenancy.View, P) error
 	validateUpdate func(tenancy.Validator, tenancy.View, P, P) error
 	// setSpec copies src's spec to dst and reports whether it changed
@@ -41,6 +37,25 @@ type kind[T any, P object[T]] struct {
 	setSpec func(dst, src P) bool
 	// setStatus copies src's status to dst.
 	setStatus func(dst, src P)
+}
+
+// queries read and write the table of one kind.
+type queries struct {
+	get, list, owned, insert, update, delete string
+}
+
+// tableQueries are the queries of a table with columns name, ownerColumn,
+// rv and data (the object's JSON). ownerColumn indexes the objects by the
+// tenant they hang under in the tree (a tenant's parent, a space's tenant).
+func tableQueries(table, ownerColumn string) queries {
+	return queries{
+		get:    `SELECT data FROM ` + table + ` WHERE name = ?`,
+		list:   `SELECT data FROM ` + table + ` ORDER BY name`,
+		owned:  `SELECT data FROM ` + table + ` WHERE ` + ownerColumn + ` = ? ORDER BY name`,
+		insert: `INSERT INTO ` + table + ` (name, ` + ownerColumn + `, rv, data) VALUES (?, ?, ?, ?)`,
+		update: `UPDATE ` + table + ` SET ` + ownerColumn + ` = ?, rv = ?, data = ? WHERE name = ?`,
+		delete: `DELETE FROM ` + table + ` WHERE name = ?`,
+	}
 }
 
 // replace sets *dst to src and reports whether that changed it, in the
@@ -56,7 +71,7 @@ func (k kind[T, P]) noun() string { return strings.ToLower(k.name) }
 
 // get reads one object outside a transaction.
 func (k kind[T, P]) get(ctx context.Context, s *Store, name string) (P, error) {
-	o, err := getOne[T](ctx, s, s.db, `SELECT data FROM `+k.table+` WHERE name = ?`, name)
+	o, err := getOne[T](ctx, s, s.db, k.sql.get, name)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +93,7 @@ func (k kind[T, P]) list(ctx context.Context, s *Store) ([]T, string, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT rv FROM meta WHERE id = 1`).Scan(&rv); err != nil {
 		return nil, "", fmt.Errorf("sqlstore: reading the version: %w", err)
 	}
-	objs, err := getMany[T](ctx, s, tx, `SELECT data FROM `+k.table+` ORDER BY name`)
+	objs, err := getMany[T](ctx, s, tx, k.sql.list)
 	if err != nil {
 		return nil, "", err
 	}
@@ -91,14 +106,14 @@ func (k kind[T, P]) list(ctx context.Context, s *Store) ([]T, string, error) {
 
 // lookup reads one object in a write transaction; nil if there is none.
 func (k kind[T, P]) lookup(w *wtx, name string) (P, error) {
-	o, err := getOne[T](w.ctx, w.s, w.tx, `SELECT data FROM `+k.table+` WHERE name = ?`, name)
+	o, err := getOne[T](w.ctx, w.s, w.tx, k.sql.get, name)
 	return o, err
 }
 
 // owned reads the objects under owner in a write transaction, sorted by
 // name.
 func (k kind[T, P]) owned(w *wtx, owner string) ([]*T, error) {
-	return getMany[T](w.ctx, w.s, w.tx, `SELECT data FROM `+k.table+` WHERE `+k.ownerColumn+` = ? ORDER BY name`, owner)
+	return getMany[T](w.ctx, w.s, w.tx, k.sql.owned, owner)
 }
 
 // put writes the object's row as the event says and logs the change.
@@ -110,11 +125,11 @@ func (k kind[T, P]) put(w *wtx, o P, typ tenancy.EventType) error {
 	}
 	switch typ {
 	case tenancy.EventAdded:
-		err = w.exec(`INSERT INTO `+k.table+` (name, `+k.ownerColumn+`, rv, data) VALUES (?, ?, ?, ?)`, name, k.owner(o), w.rv, string(data))
+		err = w.exec(k.sql.insert, name, k.owner(o), w.rv, string(data))
 	case tenancy.EventModified:
-		err = w.exec(`UPDATE `+k.table+` SET `+k.ownerColumn+` = ?, rv = ?, data = ? WHERE name = ?`, k.owner(o), w.rv, string(data), name)
+		err = w.exec(k.sql.update, k.owner(o), w.rv, string(data), name)
 	case tenancy.EventDeleted:
-		err = w.exec(`DELETE FROM `+k.table+` WHERE name = ?`, name)
+		err = w.exec(k.sql.delete, name)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: writing %s %q: %w", k.noun(), name, err)

@@ -11,8 +11,7 @@ import (
 // spaceKind keeps spaces in table spaces, indexed by tenant.
 var spaceKind = kind[tenancy.Space, *tenancy.Space]{
 	name:           tenancy.KindSpace,
-	table:          "spaces",
-	ownerColumn:    "tenant",
+	sql:            tableQueries("spaces", "tenant"),
 	owner:          func(sp *tenancy.Space) string { return sp.Spec.Tenant },
 	validateCreate: tenancy.Validator.ValidateSpaceCreate,
 	validateUpdate: tenancy.Validator.ValidateSpaceUpdate,

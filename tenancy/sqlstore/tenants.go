@@ -11,8 +11,7 @@ import (
 // tenantKind keeps tenants in table tenants, indexed by parent.
 var tenantKind = kind[tenancy.Tenant, *tenancy.Tenant]{
 	name:           tenancy.KindTenant,
-	table:          "tenants",
-	ownerColumn:    "parent",
+	sql:            tableQueries("tenants", "parent"),
 	owner:          func(t *tenancy.Tenant) string { return t.Spec.Parent },
 	validateCreate: tenancy.Validator.ValidateTenantCreate,
 	validateUpdate: tenancy.Validator.ValidateTenantUpdate,
