@@ -50,17 +50,18 @@ func (k kind[T, P]) get(ctx context.Context, s *Store, name string) (P, error) {
 	return k.typed(o), nil
 }
 
-// list fills list, whose Items are *items, from the cache, sorted by name.
-// Its ResourceVersion is the informer's: the version the listed state is
-// at.
-func (k kind[T, P]) list(ctx context.Context, s *Store, list client.ObjectList, items *[]T) error {
+// list fills list, whose Items field is at itemsOf, from the cache, sorted
+// by name. Its ResourceVersion is the informer's: the version the listed
+// state is at.
+func (k kind[T, P]) list(ctx context.Context, s *Store, list client.ObjectList, itemsOf *[]T) error {
 	rv, err := s.cachedList(ctx, P(new(T)), list)
 	if err != nil {
 		return mapErr(k.name, "", err)
 	}
-	sort.Slice(*items, func(i, j int) bool { return P(&(*items)[i]).GetName() < P(&(*items)[j]).GetName() })
-	for i := range *items {
-		k.typed(&(*items)[i])
+	items := *itemsOf
+	sort.Slice(items, func(i, j int) bool { return P(&items[i]).GetName() < P(&items[j]).GetName() })
+	for i := range items {
+		k.typed(&items[i])
 	}
 	list.GetObjectKind().SetGroupVersionKind(tenancy.GroupVersion.WithKind(k.name + "List"))
 	list.SetResourceVersion(rv)

@@ -40,8 +40,9 @@ type kind[T any, P object[T]] struct {
 	setStatus func(dst, src P)
 }
 
-// table holds the objects of one kind, indexed by owner. Its methods take
-// the store's lock themselves unless their name ends in Locked.
+// table holds the objects of one kind, indexed by owner. get, list,
+// create and update take the store's lock; the other methods expect the
+// caller to hold it.
 type table[T any, P object[T]] struct {
 	kind[T, P]
 	s       *Store

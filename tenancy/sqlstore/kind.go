@@ -106,8 +106,7 @@ func (k kind[T, P]) list(ctx context.Context, s *Store) ([]T, string, error) {
 
 // lookup reads one object in a write transaction; nil if there is none.
 func (k kind[T, P]) lookup(w *wtx, name string) (P, error) {
-	o, err := getOne[T](w.ctx, w.s, w.tx, k.sql.get, name)
-	return o, err
+	return getOne[T](w.ctx, w.s, w.tx, k.sql.get, name)
 }
 
 // owned reads the objects under owner in a write transaction, sorted by
