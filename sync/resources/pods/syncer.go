@@ -248,7 +248,8 @@ func setImages(dst, src []corev1.Container) {
 }
 
 // ToVirtual implements syncer.Syncer: maintains the token Secret, binds
-// the virtual pod to the host's node and copies the status back.
+// the virtual pod to the host's node, carries an in-place resize to the host
+// and copies the status back.
 func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj ctrl.Object) (syncer.Result, error) {
 	v, h := obj.(*corev1.Pod), hostObj.(*corev1.Pod)
 	refresh, err := s.ensureTokens(ctx, sc, v, h)
@@ -264,9 +265,13 @@ func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj
 			return syncer.Result{}, fmt.Errorf("bind virtual pod to %s: %w", h.Spec.NodeName, err)
 		}
 	}
-	if !equality.Semantic.DeepEqual(v.Status, h.Status) && h.Status.Phase != "" {
+	refused, err := s.resize(ctx, sc, v, h)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	if want := virtualStatus(h, v, refused); !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
 		nv := v.DeepCopy()
-		nv.Status = *h.Status.DeepCopy()
+		nv.Status = want
 		if err := sc.Virtual.Status().Update(ctx, nv); err != nil {
 			return syncer.Result{}, fmt.Errorf("update virtual status: %w", err)
 		}

@@ -1,0 +1,96 @@
+package pods
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vclusterkit/vclusterkit/sync/syncer"
+)
+
+// ReasonResizeRefused is the event reason (and the reason of the virtual
+// pod's PodResizePending condition) when the host refuses an in-place
+// resize, typically because it would exceed the tenant's quota.
+const ReasonResizeRefused = "ResizeRefused"
+
+// resize carries an in-place resize of the virtual pod (a change of its
+// containers' resources through pods/resize) to the host pod, through the
+// host's own pods/resize subresource, where quota admission charges the
+// increase. It returns the refusal when the host says no (quota, a
+// LimitRange maximum, an invalid change), nil when there is nothing to do
+// or the host took it.
+func (s *Syncer) resize(ctx context.Context, sc *syncer.Context, v, h *corev1.Pod) (refused error, err error) {
+	if h.DeletionTimestamp != nil || h.Status.Phase == corev1.PodSucceeded || h.Status.Phase == corev1.PodFailed {
+		return nil, nil
+	}
+	want := h.DeepCopy()
+	changed := copyResources(want.Spec.Containers, v.Spec.Containers, false)
+	// Sidecars (restartable init containers) can be resized too.
+	if copyResources(want.Spec.InitContainers, v.Spec.InitContainers, true) {
+		changed = true
+	}
+	if !changed {
+		return nil, nil
+	}
+	err = sc.Host.SubResource("resize").Update(ctx, want)
+	switch {
+	case err == nil:
+		return nil, nil
+	case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		sc.Recorder.Eventf(v, corev1.EventTypeWarning, ReasonResizeRefused, "in-place resize refused by the host: %v", err)
+		return err, nil
+	default:
+		return nil, fmt.Errorf("resize host pod: %w", err)
+	}
+}
+
+// copyResources sets the resources of the containers in dst to those of
+// the same-named containers in src (only restartable ones when sidecars),
+// reporting whether anything changed.
+func copyResources(dst, src []corev1.Container, sidecars bool) bool {
+	changed := false
+	for i := range dst {
+		if sidecars && (dst[i].RestartPolicy == nil || *dst[i].RestartPolicy != corev1.ContainerRestartPolicyAlways) {
+			continue
+		}
+		for _, c := range src {
+			if c.Name == dst[i].Name && !equality.Semantic.DeepEqual(c.Resources, dst[i].Resources) {
+				dst[i].Resources = *c.Resources.DeepCopy()
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// virtualStatus is the status the virtual pod should show: the host pod's,
+// plus, while the host refuses a resize, a PodResizePending condition
+// (reason ResizeRefused) carrying why, as the kubelet reports a resize it
+// cannot do.
+func virtualStatus(h *corev1.Pod, v *corev1.Pod, refused error) corev1.PodStatus {
+	st := *h.Status.DeepCopy()
+	if refused == nil {
+		return st
+	}
+	cond := corev1.PodCondition{Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: ReasonResizeRefused, Message: refused.Error()}
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == corev1.PodResizePending {
+			st.Conditions = append(st.Conditions[:i], st.Conditions[i+1:]...)
+			break
+		}
+	}
+	// Keep the transition time while the refusal stands, so the status does
+	// not change on every reconcile.
+	cond.LastTransitionTime = metav1.Now()
+	for _, c := range v.Status.Conditions {
+		if c.Type == cond.Type && c.Reason == cond.Reason && c.Message == cond.Message {
+			cond.LastTransitionTime = c.LastTransitionTime
+		}
+	}
+	st.Conditions = append(st.Conditions, cond)
+	return st
+}
