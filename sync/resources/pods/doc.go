@@ -27,6 +27,11 @@
 //     refused pod gets a SyncRefused event and stays Pending with a
 //     PodScheduled=False condition whose reason is PodSecurity.
 //
+// An in-place resize of a virtual pod (pods/resize) is carried to the host
+// pod through the host's own pods/resize, where quota admission charges the
+// increase; a refusal leaves the host pod as it was and shows on the virtual
+// pod as a ResizeRefused event and a PodResizePending condition.
+//
 // Pods are recreated on the host when the virtual pod is replaced, deleted
 // on the host with the virtual grace period, and deleted in the virtual
 // cluster when their scheduled host pod disappears.
