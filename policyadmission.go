@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,18 +30,24 @@ import (
 
 // annotationPolicyHash on the engine's admission policies and bindings is a
 // hash of what the engine rendered, so an unchanged object is not written
-// again on every pass (thousands of tenants, every resync).
+// again on every resync.
 const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 
 // setupPolicyAdmission makes the host API server itself enforce tenant
 // policies in spaces, where members write with kubectl and no syncer
-// checks anything: one ValidatingAdmissionPolicy and binding per tenant
-// whose effective policy restricts runtime, priority, storage or ingress
-// classes or forces a node selector (tenancy/admissionpolicy.ForTenant),
-// and a namespace guard that refuses changes to the tenancy labels of
-// namespaces by anyone but the engine's own identity. The guard
-// complements, and does not replace, the namespace-guard controller that
-// undoes such changes.
+// checks anything (tenancy/admissionpolicy):
+//
+//   - one ValidatingAdmissionPolicy and binding for all spaces
+//     (SpacePolicy) refuse pods with a runtime or priority class outside the
+//     tenant's effective allowed lists or without its node selector, claims
+//     with a storage class outside its list, and ingresses with an ingress
+//     class outside its list. The lists are read from annotations the
+//     engine writes on each space's namespace (SpaceAnnotations), so the
+//     cost of admission does not grow with the number of tenants;
+//   - a namespace guard refuses changes to the tenancy labels and those
+//     annotations by anyone but the engine's own identity. It complements,
+//     and does not replace, the namespace-guard controller that undoes
+//     such changes.
 //
 // The guard is put in place here, before anything runs: the engine learns
 // its user name with a SelfSubjectReview, adds it to the users an existing
@@ -48,11 +55,12 @@ const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 // another engine on the same host, keeps its exemption; delete the guard
 // to revoke them, the engine puts it back with its own), and waits until
 // the API server honours it, so that its own namespace writes are never
-// refused. The per-tenant objects are reconciled by a runnable (leader
-// only) whenever a Tenant changes and at every resync: created, updated,
-// and deleted when their tenant is gone or no longer restricts anything.
-// Those of a tenant that is currently invalid (left out of the tree) are
-// kept as they were: an invalid edit must not open the door. Everything
+// refused. A runnable (leader only) then keeps the policy, and the
+// annotations of every space's namespace, in step with the tree whenever a
+// Tenant or a namespace changes and at every resync. A space namespace not
+// annotated yet refuses creates (closed, not open, for the moment after it
+// is created); one whose tenant is currently invalid (left out of the tree)
+// keeps what it had: an invalid edit must not open the door. Everything
 // stays in force while the engine is stopped (no webhook is involved).
 //
 // On a host that does not serve admissionregistration.k8s.io/v1
@@ -111,6 +119,23 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("policy admission: %w", err)
 	}
+	// A new space namespace refuses creates until it is annotated: do it
+	// at once, not at the next resync.
+	nsInf, err := pa.e.mgr.GetCache().GetInformer(ctx, &corev1.Namespace{})
+	if err != nil {
+		return fmt.Errorf("policy admission: Namespace informer: %w", err)
+	}
+	unannotatedSpace := func(o any) {
+		if ns, ok := o.(*corev1.Namespace); ok && ns.Labels[tenancy.LabelSpace] != "" && ns.Annotations[admissionpolicy.AnnotationPolicyTenant] == "" {
+			pa.poke()
+		}
+	}
+	if _, err := nsInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    unannotatedSpace,
+		UpdateFunc: func(_, o any) { unannotatedSpace(o) },
+	}); err != nil {
+		return fmt.Errorf("policy admission: %w", err)
+	}
 	resync := pa.e.resync(30 * time.Second)
 	backoff := time.Second
 	for {
@@ -164,7 +189,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
 		EngineUsers: users,
 		Labels:      []string{vcluster.LabelVirtualCluster},
-		Annotations: []string{AnnotationNamespaceUID},
+		Annotations: append([]string{AnnotationNamespaceUID}, admissionpolicy.SpaceAnnotationKeys()...),
 		OwnerGroups: []string{tenancy.Group, vcluster.GroupVersion.Group},
 	})
 	if err != nil {
@@ -230,72 +255,88 @@ func (pa *policyAdmission) write(ctx context.Context, want, cur client.Object) (
 	return true, nil
 }
 
-// reconcile makes the engine's policies and bindings on the host what the
-// tree says.
+// reconcile makes the space policy, and the policy annotations of every
+// space's namespace, what the tree says.
 func (pa *policyAdmission) reconcile(ctx context.Context) error {
 	e := pa.e
 	if err := pa.ensureGuard(ctx, e.client, false); err != nil {
+		return err
+	}
+	pol, bind := admissionpolicy.SpacePolicy()
+	var curPol, curBind client.Object
+	havePol := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	if err := e.client.Get(ctx, client.ObjectKey{Name: pol.Name}, havePol); err == nil {
+		curPol = havePol
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	haveBind := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	if err := e.client.Get(ctx, client.ObjectKey{Name: bind.Name}, haveBind); err == nil {
+		curBind = haveBind
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	// The policy first: a binding to a policy not yet there does nothing.
+	if _, err := pa.write(ctx, pol, curPol); err != nil {
+		return err
+	}
+	if _, err := pa.write(ctx, bind, curBind); err != nil {
 		return err
 	}
 	s, err := e.snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	pols, binds, err := admissionpolicy.ForTree(s.tree)
+	// A tenant whose policy cannot be encoded is reported; its spaces keep
+	// what they have (or stay closed), the others are brought up to date.
+	want, renderErr := admissionpolicy.ForTree(s.tree)
+	var errs []error
+	if renderErr != nil {
+		errs = append(errs, renderErr)
+	}
+	for _, sp := range s.spaces {
+		ann, ok := want[sp.Name]
+		if !ok {
+			continue // invalid tenant or unencodable policy: leave it
+		}
+		if err := pa.annotate(ctx, sp.Name, sp.Spec.Tenant, ann); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", sp.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// annotate sets the policy annotations of a space's namespace to want,
+// removing those of ours it no longer wants; a namespace that is not the
+// engine's for that space (labels say otherwise), or not there yet, is
+// left alone.
+func (pa *policyAdmission) annotate(ctx context.Context, name, tenant string, want map[string]string) error {
+	ns := &corev1.Namespace{}
+	if err := pa.e.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ns.Labels[tenancy.LabelSpace] != name || ns.Labels[tenancy.LabelTenant] != tenant || !ns.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	patch := map[string]any{}
+	for _, k := range admissionpolicy.SpaceAnnotationKeys() {
+		cur, has := ns.Annotations[k]
+		v, wanted := want[k]
+		switch {
+		case wanted && (!has || cur != v):
+			patch[k] = v
+		case !wanted && has:
+			patch[k] = nil
+		}
+	}
+	if len(patch) == 0 {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": patch}})
 	if err != nil {
 		return err
 	}
-	sel := client.MatchingLabels{admissionpolicy.LabelManagedBy: admissionpolicy.ManagedBy, admissionpolicy.LabelKind: admissionpolicy.KindTenant}
-	var havePols admissionregistrationv1.ValidatingAdmissionPolicyList
-	if err := e.client.List(ctx, &havePols, sel); err != nil {
-		return fmt.Errorf("listing admission policies: %w", err)
-	}
-	var haveBinds admissionregistrationv1.ValidatingAdmissionPolicyBindingList
-	if err := e.client.List(ctx, &haveBinds, sel); err != nil {
-		return fmt.Errorf("listing admission policy bindings: %w", err)
-	}
-	have := map[string]client.Object{}
-	for i := range havePols.Items {
-		have["policy/"+havePols.Items[i].Name] = &havePols.Items[i]
-	}
-	for i := range haveBinds.Items {
-		have["binding/"+haveBinds.Items[i].Name] = &haveBinds.Items[i]
-	}
-	// Policies first: a binding to a policy not yet there does nothing.
-	wanted := map[string]bool{}
-	var errs []error
-	for i := range pols {
-		for _, o := range []client.Object{pols[i], binds[i]} {
-			key := kindKey(o) + "/" + o.GetName()
-			wanted[key] = true
-			if _, err := pa.write(ctx, o, have[key]); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	// Bindings first on the way out.
-	var stale []client.Object
-	for i := range haveBinds.Items {
-		stale = append(stale, &haveBinds.Items[i])
-	}
-	for i := range havePols.Items {
-		stale = append(stale, &havePols.Items[i])
-	}
-	for _, o := range stale {
-		key := kindKey(o) + "/" + o.GetName()
-		if wanted[key] {
-			continue
-		}
-		if tenant, ok := admissionpolicy.TenantOf(o.GetName()); ok && s.invalid["tenant/"+tenant] != nil {
-			continue // invalid for now: keep what was enforced
-		}
-		if err := client.IgnoreNotFound(e.client.Delete(ctx, o)); err != nil {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", key, err))
-			continue
-		}
-		delete(pa.written, key)
-	}
-	return errors.Join(errs...)
+	return client.IgnoreNotFound(pa.e.client.Patch(ctx, ns, client.RawPatch(types.MergePatchType, body)))
 }
 
 func kindKey(o client.Object) string {

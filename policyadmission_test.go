@@ -149,9 +149,9 @@ func TestSpacePolicyAdmission(t *testing.T) {
 			}
 		}
 	}
-	// Objects are labelled as the engine's, one pair per restricted tenant
-	// (pa-other restricts nothing), plus the namespace guard.
-	for _, name := range []string{admissionpolicy.TenantPolicyName("pa-org"), admissionpolicy.TenantPolicyName("pa-team"), admissionpolicy.NamespaceGuardName} {
+	// Two policies, labelled as the engine's, whatever the number of
+	// tenants: the space policy and the namespace guard.
+	for _, name := range []string{admissionpolicy.SpacePolicyName, admissionpolicy.NamespaceGuardName} {
 		pol := &admissionregistrationv1.ValidatingAdmissionPolicy{}
 		bind := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
 		for _, o := range []client.Object{pol, bind} {
@@ -163,9 +163,16 @@ func TestSpacePolicyAdmission(t *testing.T) {
 			}
 		}
 	}
-	if err := hostC.Get(ctx, client.ObjectKey{Name: admissionpolicy.TenantPolicyName("pa-other")}, &admissionregistrationv1.ValidatingAdmissionPolicy{}); !apierrors.IsNotFound(err) {
-		t.Errorf("a policy for a tenant that restricts nothing: %v", err)
+	// The child's namespace carries the effective (inherited) policy.
+	teamNS := &corev1.Namespace{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "pa-team-app"}, teamNS); err != nil {
+		t.Fatal(err)
 	}
+	if got := teamNS.Annotations[admissionpolicy.AnnotationRuntimeClass]; got != "pa-gvisor" || teamNS.Annotations[admissionpolicy.AnnotationPolicyTenant] != "pa-team" {
+		t.Errorf("child space annotations: %v", teamNS.Annotations)
+	}
+	// A member cannot edit them either (the guard), tried below with
+	// namespace rights.
 
 	// Relabelling the space's namespace, with RBAC that allows editing it.
 	if err := hostC.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pa-namespace-editor", Namespace: "pa-org-app"},
@@ -188,6 +195,8 @@ func TestSpacePolicyAdmission(t *testing.T) {
 		{"move to another tenant", `{"metadata":{"labels":{"tenancy.vclusterkit.io/tenant":"pa-other"}}}`, "tenancy.vclusterkit.io/tenant"},
 		{"remove the tenant label", `{"metadata":{"labels":{"tenancy.vclusterkit.io/tenant":null}}}`, "tenancy.vclusterkit.io/tenant"},
 		{"add another tenant's tree label", `{"metadata":{"labels":{"pa-other.tree.tenancy.vclusterkit.io/depth":"0"}}}`, "pa-other.tree.tenancy.vclusterkit.io/depth"},
+		{"widen the allowed storage classes", `{"metadata":{"annotations":{"policy.tenancy.vclusterkit.io/storage-classes":"pa-fast,pa-slow"}}}`, "policy.tenancy.vclusterkit.io/storage-classes"},
+		{"drop the node selector", `{"metadata":{"annotations":{"policy.tenancy.vclusterkit.io/node-selector":null}}}`, "policy.tenancy.vclusterkit.io/node-selector"},
 	} {
 		err := patchNS(ctx, tc.patch)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "set by the platform") {
@@ -222,8 +231,8 @@ func TestSpacePolicyAdmission(t *testing.T) {
 		}
 	}
 
-	// A deleted tenant's objects go; so do those of a tenant whose
-	// restrictions are all lifted.
+	// Lifting every restriction leaves nothing refused; a deleted child
+	// tenant takes its space with it.
 	team := &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "pa-team"}}
 	if err := hostC.Delete(ctx, team); err != nil {
 		t.Fatal(err)
@@ -235,16 +244,26 @@ func TestSpacePolicyAdmission(t *testing.T) {
 	if err := hostC.Update(ctx, org); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{admissionpolicy.TenantPolicyName("pa-team"), admissionpolicy.TenantPolicyName("pa-org")} {
-		eventually(t, 90*time.Second, name+" to be deleted", func(ctx context.Context) (bool, string) {
-			if ok, why := gone(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}); !ok {
-				return false, why
+	eventually(t, 90*time.Second, "the child's space namespace to be deleted", func(ctx context.Context) (bool, string) {
+		return gone(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pa-team-app"}})
+	})
+	eventually(t, 30*time.Second, "the lifted restrictions to leave the namespace", func(ctx context.Context) (bool, string) {
+		ns := &corev1.Namespace{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "pa-org-app"}, ns); err != nil {
+			return false, err.Error()
+		}
+		for _, k := range admissionpolicy.SpaceAnnotationKeys() {
+			if _, ok := ns.Annotations[k]; ok && k != admissionpolicy.AnnotationPolicyTenant {
+				return false, fmt.Sprintf("annotations %v", ns.Annotations)
 			}
-			return gone(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}})
-		})
-	}
+		}
+		return ns.Annotations[admissionpolicy.AnnotationPolicyTenant] == "pa-org", fmt.Sprintf("annotations %v", ns.Annotations)
+	})
 	eventually(t, 30*time.Second, "anything to be admitted in pa-org-app", func(ctx context.Context) (bool, string) {
 		why := admits(ctx, alice, paClaim("pa-org-app", "pa-slow"), "")
+		if why == "" {
+			why = admits(ctx, alice, paPod("pa-org-app", func(p *corev1.Pod) { p.Spec.NodeSelector = nil; p.Spec.PriorityClassName = "pa-high" }), "")
+		}
 		return why == "", why
 	})
 	// The guard stays, exempting the engine's identity.

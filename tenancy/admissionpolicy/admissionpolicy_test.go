@@ -135,28 +135,45 @@ func check(ctx context.Context, c client.Client, obj client.Object, want string)
 	return ""
 }
 
-// TestTenantPolicyOnAPIServer applies a tenant's objects to a real API
-// server and creates pods, claims and ingresses in one of its spaces, in a
-// namespace of it that is no space, and in another tenant's space.
-func TestTenantPolicyOnAPIServer(t *testing.T) {
+// spaceNamespace is a space's namespace as the engine makes it: tenancy
+// labels, and the tenant's effective policy as annotations.
+func spaceNamespace(t *testing.T, name, tenant string, p tenancy.Policy) *corev1.Namespace {
+	t.Helper()
+	ann, err := admissionpolicy.SpaceAnnotations(tenant, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := namespace(name, map[string]string{tenancy.LabelTenant: tenant, tenancy.LabelSpace: name})
+	ns.Annotations = ann
+	return ns
+}
+
+// TestSpacePolicyOnAPIServer applies the space policy to a real API server
+// and creates pods, claims and ingresses in spaces of a restricted tenant,
+// of an unrestricted one, in a restricted tenant's namespace that is no
+// space, and in a space the engine has not annotated yet.
+func TestSpacePolicyOnAPIServer(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, apiServer.Config)
-	create(t, c,
-		namespace("t1-space", map[string]string{tenancy.LabelTenant: "t1", tenancy.LabelSpace: "t1-space"}),
-		namespace("t1-vc", map[string]string{tenancy.LabelTenant: "t1"}),
-		namespace("t2-space", map[string]string{tenancy.LabelTenant: "t2", tenancy.LabelSpace: "t2-space"}),
-		&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "gvisor"}, Handler: "runsc"},
-		&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata"}, Handler: "kata"},
-		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "low"}, Value: 10},
-		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 100000},
-	)
-	pol, bind := admissionpolicy.ForTenant("t1", tenancy.Policy{
+	t1 := tenancy.Policy{
 		AllowedRuntimeClasses:  []string{"gvisor"},
 		AllowedPriorityClasses: []string{"low"},
 		NodeSelector:           map[string]string{"pool": "a"},
 		AllowedStorageClasses:  []string{"fast", "standard"},
 		AllowedIngressClasses:  []string{"public"},
-	})
+	}
+	vcNS := namespace("t1-vc", map[string]string{tenancy.LabelTenant: "t1"})
+	create(t, c,
+		spaceNamespace(t, "t1-space", "t1", t1),
+		vcNS,
+		spaceNamespace(t, "t2-space", "t2", tenancy.Policy{PodSecurity: tenancy.PodSecurityRestricted}),
+		namespace("t3-new", map[string]string{tenancy.LabelTenant: "t3", tenancy.LabelSpace: "t3-new"}),
+		&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "gvisor"}, Handler: "runsc"},
+		&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata"}, Handler: "kata"},
+		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "low"}, Value: 10},
+		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 100000},
+	)
+	pol, bind := admissionpolicy.SpacePolicy()
 	applyAll(t, c, pol, bind)
 	// The first refusal says the policy is loaded.
 	until(t, "the policy to be in force", func(ctx context.Context) string {
@@ -187,10 +204,13 @@ func TestTenantPolicyOnAPIServer(t *testing.T) {
 		{"legacy annotation not allowed", ingress("t1-space", nil, "internal"), `spec.ingressClassName: "internal" is not allowed`},
 		{"legacy annotation allowed", ingress("t1-space", nil, "public"), ""},
 		{"no ingress class", ingress("t1-space", nil, ""), `spec.ingressClassName: "" is not allowed`},
-		// Not a space of t1 (a virtual cluster's host namespace), and
-		// another tenant's space: not t1's rules.
-		{"t1's non-space namespace", testPod("t1-vc", func(p *corev1.Pod) { p.Spec.RuntimeClassName = ptr("kata"); p.Spec.NodeSelector = nil }), ""},
+		// An unrestricted tenant's space, and a namespace of t1 that is no
+		// space (a virtual cluster's host namespace): nothing refused.
 		{"t2's space", claim("t2-space", ptr("slow")), ""},
+		{"t2's space, any pod", testPod("t2-space", func(p *corev1.Pod) { p.Spec.RuntimeClassName = ptr("kata"); p.Spec.NodeSelector = nil }), ""},
+		{"t1's non-space namespace", testPod("t1-vc", func(p *corev1.Pod) { p.Spec.RuntimeClassName = ptr("kata"); p.Spec.NodeSelector = nil }), ""},
+		// A space the engine has not annotated yet is closed, not open.
+		{"space without its policy yet", testPod("t3-new", nil), `namespace t3-new: the platform has not applied its tenant's policy yet`},
 	}
 	for _, tc := range cases {
 		if why := check(ctx, c, tc.obj, tc.want); why != "" {
@@ -200,14 +220,17 @@ func TestTenantPolicyOnAPIServer(t *testing.T) {
 
 	// Objects older than a restriction stay updatable; changing the class
 	// to a refused one is refused.
-	old := ingress("t1-space", ptr("internal"), "")
+	old := ingress("t1-vc", ptr("internal"), "")
 	old.Name, old.GenerateName = "legacy", ""
-	create(t, c, namespace("t1-later", map[string]string{tenancy.LabelTenant: "t1"}))
-	old.Namespace = "t1-later"
 	create(t, c, old)
-	patch := client.MergeFrom(namespace("t1-later", nil))
-	relabel := namespace("t1-later", map[string]string{tenancy.LabelTenant: "t1", tenancy.LabelSpace: "t1-later"})
-	if err := c.Patch(ctx, relabel, patch); err != nil {
+	patch := client.MergeFrom(vcNS.DeepCopy())
+	ann, err := admissionpolicy.SpaceAnnotations("t1", t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcNS.Labels[tenancy.LabelSpace] = "t1-vc"
+	vcNS.Annotations = ann
+	if err := c.Patch(ctx, vcNS, patch); err != nil {
 		t.Fatal(err)
 	}
 	until(t, "an old ingress to stay updatable", func(ctx context.Context) string {

@@ -2,6 +2,8 @@ package admissionpolicy_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -9,37 +11,45 @@ import (
 	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
 )
 
-// Render the admission objects of a small tree: the child inherits its
-// parent's runtime classes and adds a node selector.
+// What the engine writes on the namespaces of a small tree's spaces: the
+// child inherits its parent's runtime classes and adds a node selector.
 func ExampleForTree() {
 	tenants := []tenancy.Tenant{
-		{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: tenancy.TenantSpec{Policy: tenancy.Policy{AllowedRuntimeClasses: []string{"gvisor"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: tenancy.TenantSpec{Policy: tenancy.Policy{AllowedRuntimeClasses: []string{"gvisor", "kata"}}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: tenancy.TenantSpec{Parent: "acme", Policy: tenancy.Policy{NodeSelector: map[string]string{"pool": "web"}}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "free"}},
 	}
-	tree, err := tenancy.NewTree(tenants, nil, tenancy.TreeOptions{})
+	spaces := []tenancy.Space{
+		{ObjectMeta: metav1.ObjectMeta{Name: "acme-ops"}, Spec: tenancy.SpaceSpec{Tenant: "acme"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-prod"}, Spec: tenancy.SpaceSpec{Tenant: "web"}},
+	}
+	tree, err := tenancy.NewTree(tenants, spaces, tenancy.TreeOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	policies, bindings, err := admissionpolicy.ForTree(tree)
+	byNamespace, err := admissionpolicy.ForTree(tree)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for i, p := range policies {
-		sel := bindings[i].Spec.MatchResources.NamespaceSelector
-		fmt.Printf("%s: %d rules, namespaces %v + %s %s\n", p.Name, len(p.Spec.Validations), sel.MatchLabels, sel.MatchExpressions[0].Key, sel.MatchExpressions[0].Operator)
-		for _, v := range p.Spec.Validations {
-			fmt.Println("  refuses:", v.Message)
+	for _, ns := range []string{"acme-ops", "web-prod"} {
+		fmt.Println(ns)
+		for _, k := range slices.Sorted(maps.Keys(byNamespace[ns])) {
+			fmt.Printf("  %s: %s\n", k, byNamespace[ns][k])
 		}
 	}
+	// One policy reads them, whatever the number of tenants.
+	pol, bind := admissionpolicy.SpacePolicy()
+	fmt.Println(pol.Name, bind.Spec.MatchResources.NamespaceSelector.MatchExpressions[1].Key)
 	// Output:
-	// vclusterkit-tenant-acme: 1 rules, namespaces map[tenancy.vclusterkit.io/tenant:acme] + tenancy.vclusterkit.io/space Exists
-	//   refuses: spec.runtimeClassName: not allowed (allowed: [gvisor])
-	// vclusterkit-tenant-web: 2 rules, namespaces map[tenancy.vclusterkit.io/tenant:web] + tenancy.vclusterkit.io/space Exists
-	//   refuses: spec.runtimeClassName: not allowed (allowed: [gvisor])
-	//   refuses: spec.nodeSelector: must contain the tenant's node selector {"pool": "web"}
+	// acme-ops
+	//   policy.tenancy.vclusterkit.io/runtime-classes: gvisor,kata
+	//   policy.tenancy.vclusterkit.io/tenant: acme
+	// web-prod
+	//   policy.tenancy.vclusterkit.io/node-selector: pool=web
+	//   policy.tenancy.vclusterkit.io/runtime-classes: gvisor,kata
+	//   policy.tenancy.vclusterkit.io/tenant: web
+	// vclusterkit-spaces tenancy.vclusterkit.io/space
 }
 
 // The namespace guard exempts the engine's own identity only.

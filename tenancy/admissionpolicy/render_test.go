@@ -2,6 +2,7 @@ package admissionpolicy_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,84 +13,84 @@ import (
 	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
 )
 
-func TestForTenantRendersOnlyWhatIsRestricted(t *testing.T) {
+func TestSpaceAnnotations(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		policy    tenancy.Policy
-		resources []string
-		messages  int
+		name    string
+		policy  tenancy.Policy
+		want    map[string]string
+		wantErr string
 	}{
-		{"nothing enforced here", tenancy.Policy{PodSecurity: tenancy.PodSecurityRestricted, AllowedProvisioners: []string{"local"}}, nil, 0},
-		{"pods only", tenancy.Policy{AllowedPriorityClasses: []string{"low"}}, []string{"pods"}, 1},
-		{"claims only", tenancy.Policy{AllowedStorageClasses: []string{"fast"}}, []string{"persistentvolumeclaims"}, 1},
-		{"everything", tenancy.Policy{AllowedRuntimeClasses: []string{"a"}, AllowedPriorityClasses: []string{"b"}, NodeSelector: map[string]string{"k": "v"},
-			AllowedStorageClasses: []string{"c"}, AllowedIngressClasses: []string{"d"}}, []string{"pods", "persistentvolumeclaims", "ingresses"}, 6},
+		{"nothing enforced here", tenancy.Policy{PodSecurity: tenancy.PodSecurityRestricted, AllowedProvisioners: []string{"local"}},
+			map[string]string{admissionpolicy.AnnotationPolicyTenant: "acme"}, ""},
+		{"everything", tenancy.Policy{AllowedRuntimeClasses: []string{"a", "b"}, AllowedPriorityClasses: []string{"p"},
+			NodeSelector: map[string]string{"zone": "z1", "pool": "p1"}, AllowedStorageClasses: []string{"", "fast"}, AllowedIngressClasses: []string{"d"}},
+			map[string]string{
+				admissionpolicy.AnnotationPolicyTenant:  "acme",
+				admissionpolicy.AnnotationRuntimeClass:  "a,b",
+				admissionpolicy.AnnotationPriorityClass: "p",
+				admissionpolicy.AnnotationNodeSelector:  "pool=p1,zone=z1",
+				admissionpolicy.AnnotationStorageClass:  ",fast",
+				admissionpolicy.AnnotationIngressClass:  "d",
+			}, ""},
+		{"a comma in a class", tenancy.Policy{AllowedStorageClasses: []string{"fast,slow"}}, nil, "policy.allowedStorageClasses[0]"},
+		{"an equals sign in a key", tenancy.Policy{NodeSelector: map[string]string{"a=b": "c"}}, nil, "policy.nodeSelector[a=b]"},
 	} {
-		pol, bind := admissionpolicy.ForTenant("acme", tc.policy)
-		if tc.resources == nil {
-			if pol != nil || bind != nil {
-				t.Errorf("%s: rendered %v", tc.name, pol)
+		got, err := admissionpolicy.SpaceAnnotations("acme", tc.policy)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got != nil {
+				t.Errorf("%s: %v, %v; want an error naming %s", tc.name, got, err, tc.wantErr)
 			}
 			continue
 		}
-		var got []string
-		for _, r := range pol.Spec.MatchConstraints.ResourceRules {
-			got = append(got, r.Resources...)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
 		}
-		if diff := cmp.Diff(tc.resources, got); diff != "" {
-			t.Errorf("%s: resources (-want +got):\n%s", tc.name, diff)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
-		if len(pol.Spec.Validations) != tc.messages {
-			t.Errorf("%s: %d validations, want %d", tc.name, len(pol.Spec.Validations), tc.messages)
-		}
-		if bind.Spec.PolicyName != pol.Name || pol.Name != admissionpolicy.TenantPolicyName("acme") ||
-			pol.Labels[admissionpolicy.LabelManagedBy] != admissionpolicy.ManagedBy || bind.Labels[tenancy.LabelTenant] != "acme" {
-			t.Errorf("%s: names/labels: policy %s %v, binding %s %v", tc.name, pol.Name, pol.Labels, bind.Spec.PolicyName, bind.Labels)
-		}
-		if tenant, ok := admissionpolicy.TenantOf(pol.Name); !ok || tenant != "acme" {
-			t.Errorf("TenantOf(%q) = %q, %v", pol.Name, tenant, ok)
+		for k := range got {
+			if !slices.Contains(admissionpolicy.SpaceAnnotationKeys(), k) {
+				t.Errorf("%s: key %s missing from SpaceAnnotationKeys", tc.name, k)
+			}
 		}
 	}
 }
 
-// A child's objects carry the effective policy: the parent's lists when it
+// A child's spaces carry the effective policy: the parent's lists when it
 // sets none, its own narrower ones, and the merged node selector.
 func TestForTreeUsesEffectivePolicy(t *testing.T) {
 	tenant := func(name, parent string, p tenancy.Policy) tenancy.Tenant {
 		return tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancy.TenantSpec{Parent: parent, Policy: p}}
+	}
+	space := func(name, tenant string) tenancy.Space {
+		return tenancy.Space{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancy.SpaceSpec{Tenant: tenant}}
 	}
 	tree, err := tenancy.NewTree([]tenancy.Tenant{
 		tenant("org", "", tenancy.Policy{AllowedStorageClasses: []string{"fast", "slow"}, NodeSelector: map[string]string{"pool": "org"}}),
 		tenant("team", "org", tenancy.Policy{AllowedStorageClasses: []string{"fast"}, NodeSelector: map[string]string{"zone": "a"}}),
 		tenant("inherits", "org", tenancy.Policy{}),
 		tenant("free", "", tenancy.Policy{}),
-	}, nil, tenancy.TreeOptions{})
+	}, []tenancy.Space{space("org-ops", "org"), space("team-a", "team"), space("team-b", "team"), space("inh", "inherits"), space("free-1", "free")},
+		tenancy.TreeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, binds, err := admissionpolicy.ForTree(tree)
+	got, err := admissionpolicy.ForTree(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][]string{}
-	for i, p := range pols {
-		if binds[i].Name != p.Name {
-			t.Errorf("binding %d is %s for policy %s", i, binds[i].Name, p.Name)
-		}
-		for _, v := range p.Spec.Validations {
-			got[p.Name] = append(got[p.Name], v.Message)
-		}
-	}
-	want := map[string][]string{
-		"vclusterkit-tenant-org": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org"}`,
-			"spec.storageClassName: not allowed (allowed: [fast slow])"},
-		"vclusterkit-tenant-team": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org", "zone": "a"}`,
-			"spec.storageClassName: not allowed (allowed: [fast])"},
-		"vclusterkit-tenant-inherits": {`spec.nodeSelector: must contain the tenant's node selector {"pool": "org"}`,
-			"spec.storageClassName: not allowed (allowed: [fast slow])"},
+	org := map[string]string{admissionpolicy.AnnotationPolicyTenant: "org", admissionpolicy.AnnotationStorageClass: "fast,slow", admissionpolicy.AnnotationNodeSelector: "pool=org"}
+	team := map[string]string{admissionpolicy.AnnotationPolicyTenant: "team", admissionpolicy.AnnotationStorageClass: "fast", admissionpolicy.AnnotationNodeSelector: "pool=org,zone=a"}
+	want := map[string]map[string]string{
+		"org-ops": org,
+		"team-a":  team,
+		"team-b":  team,
+		"inh":     {admissionpolicy.AnnotationPolicyTenant: "inherits", admissionpolicy.AnnotationStorageClass: "fast,slow", admissionpolicy.AnnotationNodeSelector: "pool=org"},
+		"free-1":  {admissionpolicy.AnnotationPolicyTenant: "free"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
+		t.Errorf("annotations by namespace (-want +got):\n%s", diff)
 	}
 }
 
@@ -121,29 +122,32 @@ func TestNamespaceGuardOptions(t *testing.T) {
 	}
 }
 
-// BenchmarkForTree renders every tenant of a tree of 10,000 (fan-out 10,
-// the root restricting classes and node selector, so every tenant has
-// objects).
+// BenchmarkForTree renders the annotations of every space of a tree of
+// 10,000 tenants with one space each (fan-out 10, the root restricting
+// classes and node selector, so every space is restricted).
 func BenchmarkForTree(b *testing.B) {
 	const n = 10000
 	tenants := make([]tenancy.Tenant, n)
+	spaces := make([]tenancy.Space, n)
 	for i := range tenants {
 		tenants[i].Name = fmt.Sprintf("t%d", i)
 		if i > 0 {
 			tenants[i].Spec.Parent = fmt.Sprintf("t%d", (i-1)/10)
 		}
+		spaces[i].Name = fmt.Sprintf("s%d", i)
+		spaces[i].Spec.Tenant = tenants[i].Name
 	}
 	tenants[0].Spec.Policy = tenancy.Policy{AllowedRuntimeClasses: []string{"gvisor"}, AllowedStorageClasses: []string{"fast", "slow"},
 		AllowedIngressClasses: []string{"public"}, NodeSelector: map[string]string{"pool": "tenants"}}
-	tree, err := tenancy.NewTree(tenants, nil, tenancy.TreeOptions{})
+	tree, err := tenancy.NewTree(tenants, spaces, tenancy.TreeOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		pols, _, err := admissionpolicy.ForTree(tree)
-		if err != nil || len(pols) != n {
-			b.Fatalf("%d policies, %v", len(pols), err)
+		got, err := admissionpolicy.ForTree(tree)
+		if err != nil || len(got) != n {
+			b.Fatalf("%d namespaces, %v", len(got), err)
 		}
 	}
 }
