@@ -92,6 +92,9 @@ type policyAdmission struct {
 	e          *Engine
 	kick       chan struct{}
 	engineUser string
+	// engineUsers are the identities the guard exempts (this engine's and
+	// those of engines before it).
+	engineUsers []string
 	// written is the generation of each object as this engine last wrote
 	// it: a different one in the cache means someone else changed its
 	// spec, and it is written again although its hash annotation matches.
@@ -186,6 +189,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 		return fmt.Errorf("reading the namespace guard: %w", err)
 	}
 	users := append(admissionpolicy.EngineUsersOf(have), pa.engineUser)
+	pa.engineUsers = users
 	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
 		EngineUsers: users,
 		Labels:      []string{vcluster.LabelVirtualCluster},
@@ -262,7 +266,7 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 	if err := pa.ensureGuard(ctx, e.client, false); err != nil {
 		return err
 	}
-	pol, bind := admissionpolicy.SpacePolicy()
+	pol, bind := admissionpolicy.SpacePolicy(pa.engineUsers...)
 	var curPol, curBind client.Object
 	havePol := &admissionregistrationv1.ValidatingAdmissionPolicy{}
 	if err := e.client.Get(ctx, client.ObjectKey{Name: pol.Name}, havePol); err == nil {

@@ -173,7 +173,7 @@ func TestSpacePolicyOnAPIServer(t *testing.T) {
 		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "low"}, Value: 10},
 		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 100000},
 	)
-	pol, bind := admissionpolicy.SpacePolicy()
+	pol, bind := admissionpolicy.SpacePolicy("some-engine")
 	applyAll(t, c, pol, bind)
 	// The first refusal says the policy is loaded.
 	until(t, "the policy to be in force", func(ctx context.Context) string {
@@ -249,6 +249,43 @@ func TestSpacePolicyOnAPIServer(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// The engine's identities may create in a space not annotated yet (what a
+// template or a syncer puts there); nobody else may.
+func TestSpacePolicyPendingExemptsTheEngine(t *testing.T) {
+	ctx := context.Background()
+	admin := newClient(t, apiServer.Config)
+	ssr := &authenticationv1.SelfSubjectReview{}
+	if err := admin.Create(ctx, ssr); err != nil {
+		t.Fatal(err)
+	}
+	create(t, admin,
+		namespace("pending-space", map[string]string{tenancy.LabelTenant: "p", tenancy.LabelSpace: "pending-space"}),
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "pod-creator"}, Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "member-pod-creator"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "pod-creator"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "member"}}},
+	)
+	pol, bind := admissionpolicy.SpacePolicy("some-engine", ssr.Status.UserInfo.Username)
+	applyAll(t, admin, pol, bind)
+	cfg := rest.CopyConfig(apiServer.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "member"}
+	member := newClient(t, cfg)
+	until(t, "the member's create to be refused", func(ctx context.Context) string {
+		return check(ctx, member, testPod("pending-space", nil), "the platform has not applied its tenant's policy yet")
+	})
+	// (The policy before this one refused everybody: wait for this one.)
+	until(t, "the engine's create to be admitted", func(ctx context.Context) string {
+		return check(ctx, admin, testPod("pending-space", nil), "")
+	})
+	if why := check(ctx, member, testPod("pending-space", nil), "the platform has not applied its tenant's policy yet"); why != "" {
+		t.Errorf("the member's create: %s", why)
+	}
+	// Put back the policy the other tests expect.
+	pol, bind = admissionpolicy.SpacePolicy("some-engine")
+	applyAll(t, admin, pol, bind)
 }
 
 func errString(err error) string {

@@ -145,7 +145,10 @@ func ForTree(tree *tenancy.Tree) (map[string]map[string]string, error) {
 //
 //   - any create in a space namespace that does not carry
 //     AnnotationPolicyTenant yet (the engine has not applied its tenant's
-//     policy: a moment after the namespace is created);
+//     policy: a moment after the namespace is created), except by
+//     engineUsers (the engine's own identities, which create what a space
+//     template or a syncer puts there, checked against the same policy
+//     before);
 //   - a pod created with spec.runtimeClassName or spec.priorityClassName
 //     outside the allowed list (a pod naming none is allowed: it runs with
 //     the node's default handler and the cluster's default priority, which
@@ -164,7 +167,11 @@ func ForTree(tree *tenancy.Tree) (map[string]map[string]string, error) {
 // Pods are checked on create only (these fields are immutable); claims and
 // ingresses on update only when their class changes, so objects created
 // before a restriction can still be updated and deleted.
-func SpacePolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+func SpacePolicy(engineUsers ...string) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	pending := fmt.Sprintf(`request.operation != "CREATE" || %s in variables.ann`, celString(AnnotationPolicyTenant))
+	if users := slices.Compact(slices.Sorted(slices.Values(engineUsers))); len(users) > 0 {
+		pending = fmt.Sprintf(`request.userInfo.username in %s || %s`, celList(users), pending)
+	}
 	var rules []admissionregistrationv1.NamedRuleWithOperations
 	rule := func(group, resource string, ops ...admissionregistrationv1.OperationType) {
 		rules = append(rules, admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
@@ -191,7 +198,7 @@ func SpacePolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissi
 	ingressOld := specOr("oldObject", "ingressClassName", annotationOr("oldObject", legacyIngressClass, `""`))
 	validations := []admissionregistrationv1.Validation{
 		{
-			Expression: fmt.Sprintf(`request.operation != "CREATE" || %s in variables.ann`, celString(AnnotationPolicyTenant)),
+			Expression: pending,
 			MessageExpression: `"namespace " + namespaceObject.metadata.name + ` +
 				celString(": the platform has not applied its tenant's policy yet; try again in a moment"),
 			Message: "the platform has not applied the tenant's policy to this namespace yet; try again in a moment",
