@@ -45,9 +45,14 @@
 //
 // # Quota and isolation (packages quota, netpol)
 //
-// quota enforces a tenant's limits over its whole subtree with a
-// reservation ledger that is never overshot under concurrent creates, as an
-// admission webhook on the host and an in-process call for the syncer.
+// quota enforces a tenant's limits — any ResourceQuota key: compute,
+// storage, load balancers, node ports, object counts of any resource —
+// over its whole subtree with a reservation ledger that is never overshot
+// under concurrent creates, as an admission webhook on the host (creates,
+// claim and Service updates, in-place pod resizes) and an in-process call
+// for the syncer. The Engine follows whatever resources the tree's limits
+// count, and serves beside the quota webhook the tenancy webhook, which
+// refuses Tenant and Space writes that break the tree's rules.
 // netpol renders NetworkPolicies from a tenant's isolation mode and
 // evaluates any set of policies, so "may A reach B on port P" has a proven
 // answer.
