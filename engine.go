@@ -65,6 +65,12 @@ type TreeSource interface {
 type SyncersFunc func(vc *vcluster.VirtualCluster, policy tenancy.Policy) ([]syncer.Syncer, error)
 
 // QuotaOptions configure the quota admission webhook the engine serves.
+// In the namespaces of tenants it checks pod creates and in-place resizes,
+// creates and updates of PersistentVolumeClaims and Services, and creates
+// of every other resource some tenant's quota counts (count/configmaps,
+// count/deployments.apps, …: registered when such a limit appears, dropped
+// when none is left). It fails closed: while no engine answers, those
+// requests are refused.
 type QuotaOptions struct {
 	// Disabled turns the webhook off; the per-namespace ResourceQuota
 	// objects still apply.
