@@ -66,8 +66,11 @@ func (e *Engine) setupQuota() error {
 		if err := e.syncCounts(ctx); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
 		}
-		go e.countsLoop(ctx, 15*time.Second)
-		go e.resyncQuotaEvery(ctx, time.Minute)
+		// The counted set follows the tree: on a kick (a tenant changed) and
+		// every 15 s (a CRD installed after its limit was set becomes
+		// countable then).
+		go repeat(ctx, 15*time.Second, e.counts.kick, "quota: following counted resources", e.syncCounts)
+		go repeat(ctx, time.Minute, nil, "quota resync", e.resyncQuota)
 		if e.opts.Quota.Disabled && !e.tenancyWebhookOn() {
 			<-ctx.Done()
 			return nil
@@ -105,7 +108,9 @@ func (e *Engine) resyncQuota(ctx context.Context) error {
 	return e.tracker.Resync(ctx, append(objs, counted...))
 }
 
-func (e *Engine) resyncQuotaEvery(ctx context.Context, every time.Duration) {
+// repeat runs fn every interval, and at once whenever kick fires (nil: never),
+// until ctx ends, logging its errors as what.
+func repeat(ctx context.Context, every time.Duration, kick <-chan struct{}, what string, fn func(context.Context) error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -113,9 +118,10 @@ func (e *Engine) resyncQuotaEvery(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.resyncQuota(ctx); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "quota resync")
-			}
+		case <-kick:
+		}
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Error(err, what)
 		}
 	}
 }

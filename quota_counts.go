@@ -10,7 +10,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/quota"
@@ -95,25 +94,6 @@ func (e *Engine) requestCountsSync() {
 	select {
 	case e.counts.kick <- struct{}{}:
 	default:
-	}
-}
-
-// countsLoop keeps the counted set in step with the tree: on a kick (a
-// tenant changed) and every interval (a CRD installed after its limit was
-// set becomes countable then).
-func (e *Engine) countsLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-e.counts.kick:
-		}
-		if err := e.syncCounts(ctx); err != nil && ctx.Err() == nil {
-			ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
-		}
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vclusterkit/vclusterkit/internal/webhookkit"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
@@ -64,36 +64,16 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 	fail := admissionregistrationv1.Fail
 	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
 	equivalent := admissionregistrationv1.Equivalent
-	cc := admissionregistrationv1.WebhookClientConfig{CABundle: opts.CABundle}
-	if opts.URL != "" {
-		u := opts.URL
-		cc.URL = &u
-	} else {
-		cc.Service = opts.Service.DeepCopy()
-		if cc.Service.Path == nil {
-			// Serve answers at Path only: without it the API server posts to "/".
-			p := Path
-			cc.Service.Path = &p
-		}
-	}
-	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: opts.Name}}
-	_, err := controllerutil.CreateOrUpdate(ctx, c, cfg, func() error {
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		cfg.Labels["app.kubernetes.io/managed-by"] = "vclusterkit"
-		cfg.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
-			Name:                    opts.Name + ".quota.vclusterkit.io",
-			ClientConfig:            cc,
-			Rules:                   Rules(opts.Counted...),
-			FailurePolicy:           &fail,
-			MatchPolicy:             &equivalent,
-			SideEffects:             &sideEffects,
-			NamespaceSelector:       sel.DeepCopy(),
-			TimeoutSeconds:          &opts.TimeoutSeconds,
-			AdmissionReviewVersions: []string{"v1"},
-		}}
-		return nil
+	cfg, err := webhookkit.Apply(ctx, c, opts.Name, admissionregistrationv1.ValidatingWebhook{
+		Name:                    opts.Name + ".quota.vclusterkit.io",
+		ClientConfig:            webhookkit.ClientConfig(opts.URL, opts.Service, Path, opts.CABundle),
+		Rules:                   Rules(opts.Counted...),
+		FailurePolicy:           &fail,
+		MatchPolicy:             &equivalent,
+		SideEffects:             &sideEffects,
+		NamespaceSelector:       sel.DeepCopy(),
+		TimeoutSeconds:          &opts.TimeoutSeconds,
+		AdmissionReviewVersions: []string{"v1"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admission: install %s: %w", opts.Name, err)

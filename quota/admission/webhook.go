@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/internal/webhookkit"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
@@ -139,25 +139,11 @@ func keyFor(f func(*corev1.Pod) types.UID, pod *corev1.Pod) types.UID {
 
 // ServeHTTP implements http.Handler for admission.k8s.io/v1 AdmissionReview.
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(rw, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+	req := webhookkit.ReadRequest(rw, r)
+	if req == nil {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	if err != nil {
-		http.Error(rw, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(rw, "body is not an admission.k8s.io/v1 AdmissionReview with a request", http.StatusBadRequest)
-		return
-	}
-	resp := w.Review(r.Context(), review.Request)
-	resp.UID = review.Request.UID
-	out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp}
-	rw.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(rw).Encode(out)
+	webhookkit.WriteResponse(rw, req, w.Review(r.Context(), req))
 }
 
 // Review decides one admission request: a pod create or resize, a create or update of

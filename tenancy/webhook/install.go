@@ -8,8 +8,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vclusterkit/vclusterkit/internal/webhookkit"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
@@ -73,35 +73,16 @@ func Install(ctx context.Context, c client.Client, opts InstallOptions) (*admiss
 	}
 	sideEffects := admissionregistrationv1.SideEffectClassNone
 	equivalent := admissionregistrationv1.Equivalent
-	cc := admissionregistrationv1.WebhookClientConfig{CABundle: opts.CABundle}
-	if opts.URL != "" {
-		u := opts.URL
-		cc.URL = &u
-	} else {
-		cc.Service = opts.Service.DeepCopy()
-		if cc.Service.Path == nil {
-			p := Path
-			cc.Service.Path = &p
-		}
-	}
-	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: opts.Name}}
-	_, err := controllerutil.CreateOrUpdate(ctx, c, cfg, func() error {
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		cfg.Labels["app.kubernetes.io/managed-by"] = "vclusterkit"
-		cfg.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
-			Name:                    opts.Name + "." + tenancy.Group,
-			ClientConfig:            cc,
-			Rules:                   Rules(),
-			FailurePolicy:           &policy,
-			MatchPolicy:             &equivalent,
-			SideEffects:             &sideEffects,
-			ObjectSelector:          opts.ObjectSelector.DeepCopy(),
-			TimeoutSeconds:          &opts.TimeoutSeconds,
-			AdmissionReviewVersions: []string{"v1"},
-		}}
-		return nil
+	cfg, err := webhookkit.Apply(ctx, c, opts.Name, admissionregistrationv1.ValidatingWebhook{
+		Name:                    opts.Name + "." + tenancy.Group,
+		ClientConfig:            webhookkit.ClientConfig(opts.URL, opts.Service, Path, opts.CABundle),
+		Rules:                   Rules(),
+		FailurePolicy:           &policy,
+		MatchPolicy:             &equivalent,
+		SideEffects:             &sideEffects,
+		ObjectSelector:          opts.ObjectSelector.DeepCopy(),
+		TimeoutSeconds:          &opts.TimeoutSeconds,
+		AdmissionReviewVersions: []string{"v1"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: install %s: %w", opts.Name, err)

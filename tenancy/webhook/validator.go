@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -19,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/internal/webhookkit"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
@@ -109,30 +109,17 @@ func (v *Validator) maxDepth() int {
 // because Source failed is answered with HTTP 500, so that the API server
 // applies the webhook's failurePolicy to it as to an unreachable webhook.
 func (v *Validator) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(rw, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+	req := webhookkit.ReadRequest(rw, r)
+	if req == nil {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	resp, err := v.Review(r.Context(), req)
 	if err != nil {
-		http.Error(rw, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(rw, "body is not an admission.k8s.io/v1 AdmissionReview with a request", http.StatusBadRequest)
-		return
-	}
-	resp, err := v.Review(r.Context(), review.Request)
-	if err != nil {
-		ctrl.LoggerFrom(r.Context()).Error(err, "tenancy webhook cannot decide", "kind", review.Request.Kind.Kind, "name", review.Request.Name)
+		ctrl.LoggerFrom(r.Context()).Error(err, "tenancy webhook cannot decide", "kind", req.Kind.Kind, "name", req.Name)
 		http.Error(rw, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	resp.UID = review.Request.UID
-	out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp}
-	rw.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(rw).Encode(out)
+	webhookkit.WriteResponse(rw, req, resp)
 }
 
 // Review decides one admission request. CREATE and UPDATE of tenants and
