@@ -22,6 +22,10 @@
 //   - pod (anti-)affinity and topology spread selectors are scoped to the
 //     virtual cluster and the namespaces they name; the enforced node
 //     selector wins over the tenant's;
+//   - a pod naming a runtime or priority class outside the tenant's
+//     allowed lists (Options.AllowedRuntimeClasses, AllowedPriorityClasses;
+//     CheckClasses) is refused with reason ClassNotAllowed, the field and
+//     the allowed list in the message; a pod naming none is allowed;
 //   - the tenant's Pod Security Standard is checked with
 //     k8s.io/pod-security-admission before the pod reaches the host; a
 //     refused pod gets a SyncRefused event and stays Pending with a
