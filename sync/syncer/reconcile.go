@@ -23,6 +23,11 @@ import (
 const (
 	ReasonRefused       = "SyncRefused"
 	ReasonNameCollision = "HostNameCollision"
+	// ReasonHostRefused: the host API server refused to create the host
+	// copy (admission: quota, a policy; or validation). The reason is
+	// recorded on the virtual object and the create is retried with
+	// backoff, so it lands once the cause is gone (quota freed).
+	ReasonHostRefused = "HostRefused"
 	// ReasonReservedKeys tells a tenant its labels or annotations under
 	// the reserved domain were neutralised (escaped) on the host.
 	ReasonReservedKeys = "ReservedKeysEscaped"
@@ -292,6 +297,10 @@ func (k *kind) create(ctx context.Context, virtual, desired client.Object) (clie
 		k.written.Store(obj.GetName(), obj.GetResourceVersion())
 		k.e.metrics.synced.WithLabelValues(k.e.opts.Name, k.syncer.Name(), DirectionToHost, OpCreate).Inc()
 		return obj, nil
+	}
+	if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+		k.e.metrics.refused.WithLabelValues(k.e.opts.Name, k.syncer.Name(), ReasonHostRefused).Inc()
+		sc.Recorder.Eventf(virtual, corev1.EventTypeWarning, ReasonHostRefused, "the host refused to create %s/%s: %v", desired.GetNamespace(), desired.GetName(), err)
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create host %s: %w", desired.GetName(), err)

@@ -2,10 +2,12 @@ package configmaps_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -91,5 +93,44 @@ func TestAllConfigMapsSync(t *testing.T) {
 	synctest.Eventually(t, "host copy deleted", func(ctx context.Context) (bool, error) {
 		err := e.Host.Get(ctx, e.HostKey("bin", ns), &corev1.ConfigMap{})
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}
+
+// When the host refuses the copy (its quota is used up), the virtual
+// object says why (a HostRefused event) and the copy is made once the
+// quota allows it.
+func TestHostRefusalIsReportedAndRetried(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	ctx := context.Background()
+	hostNS := e.HostKey("x", ns).Namespace
+	// No kube-controller-manager here: the quota's status is written by hand,
+	// as its quota controller would.
+	rq := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: hostNS},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/configmaps": resource.MustParse("0")}}}
+	if err := e.Host.Create(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+	rq.Status = corev1.ResourceQuotaStatus{Hard: rq.Spec.Hard, Used: corev1.ResourceList{"count/configmaps": resource.MustParse("0")}}
+	if err := e.Host.Status().Update(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+	e.Start(configmaps.New(configmaps.Options{All: true}))
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.WaitEvent(ns, "settings", syncer.ReasonHostRefused, "exceeded quota")
+	if !strings.Contains(ev.Message, "count/configmaps") {
+		t.Errorf("event does not name the resource: %q", ev.Message)
+	}
+	if err := e.Host.Get(ctx, e.HostKey("settings", ns), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the refused copy exists on the host: %v", err)
+	}
+	if err := e.Host.Delete(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "the copy made once the quota is gone", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("settings", ns), &corev1.ConfigMap{})
+		return err == nil, client.IgnoreNotFound(err)
 	})
 }
