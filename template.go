@@ -12,7 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +33,11 @@ const (
 	DefaultTemplateNamespace = "vclusterkit-system"
 	// LabelTemplate marks the objects a template put in a namespace.
 	LabelTemplate = "tenancy.vclusterkit.io/template"
+	// AnnotationTemplateKinds on a Space records the kinds of the objects
+	// its template put in its namespace, so that the ones later dropped from
+	// the template (all of them, when the Space's template is removed) can
+	// be found and pruned.
+	AnnotationTemplateKinds = "tenancy.vclusterkit.io/template-kinds"
 )
 
 // templateObjects decodes the template's manifests, sorted by key, and
@@ -103,22 +110,102 @@ func (e *Engine) templateObjects(ctx context.Context, name, namespace string) ([
 
 // spaceTemplate applies the objects of the space's template with
 // server-side apply (a hand edit of a field the template sets is put
-// back). Objects dropped from the template are left in place: the engine
-// cannot tell them from the tenant's own without a record, and deleting a
-// tenant's object is worse than keeping one.
+// back), then prunes what an earlier version of the template (or an
+// earlier template) put there and the current one no longer has: objects
+// of the recorded kinds (AnnotationTemplateKinds) that carry the engine's
+// managed-by and template labels. An object the tenant took over by
+// removing those labels is left alone; one the tenant labelled as the
+// template's is the tenant's own loss, in its own namespace.
 func (e *Engine) spaceTemplate(ctx context.Context, sp *tenancy.Space) error {
-	if sp.Spec.Template == "" {
-		return nil
+	var objs []*unstructured.Unstructured
+	if sp.Spec.Template != "" {
+		var err error
+		if objs, err = e.templateObjects(ctx, sp.Spec.Template, sp.Name); err != nil {
+			return err
+		}
 	}
-	objs, err := e.templateObjects(ctx, sp.Spec.Template, sp.Name)
-	if err != nil {
-		return err
-	}
+	keep := map[string]bool{}
+	kinds := map[schema.GroupVersionKind]bool{}
 	for _, u := range objs {
 		u.SetResourceVersion("")
 		if err := e.client.Patch(ctx, u, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck // SSA of unstructured objects
 			return fmt.Errorf("spec.template: applying %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
+		keep[u.GroupVersionKind().GroupKind().String()+"/"+u.GetName()] = true
+		kinds[u.GroupVersionKind()] = true
+	}
+	recorded := parseKinds(sp.Annotations[AnnotationTemplateKinds])
+	for _, gvk := range recorded {
+		if err := e.pruneTemplateKind(ctx, sp.Name, gvk, keep); err != nil {
+			return err
+		}
+	}
+	want := formatKinds(kinds)
+	if want == sp.Annotations[AnnotationTemplateKinds] {
+		return nil
+	}
+	patch := client.MergeFrom(sp.DeepCopy())
+	if want == "" {
+		delete(sp.Annotations, AnnotationTemplateKinds)
+	} else {
+		if sp.Annotations == nil {
+			sp.Annotations = map[string]string{}
+		}
+		sp.Annotations[AnnotationTemplateKinds] = want
+	}
+	return e.client.Patch(ctx, sp, patch)
+}
+
+// pruneTemplateKind deletes the objects of one kind in namespace that a
+// template put there (managed-by and template labels) and keep does not
+// hold. A kind the API server no longer serves has nothing left to prune.
+func (e *Engine) pruneTemplateKind(ctx context.Context, namespace string, gvk schema.GroupVersionKind, keep map[string]bool) error {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	sel := client.MatchingLabels{LabelManagedBy: managedBy}
+	err := e.client.List(ctx, list, client.InNamespace(namespace), sel, client.HasLabels{LabelTemplate})
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("spec.template: listing %s to prune: %w", gvk.Kind, err)
+	}
+	for i := range list.Items {
+		u := &list.Items[i]
+		if keep[gvk.GroupKind().String()+"/"+u.GetName()] {
+			continue
+		}
+		if err := e.client.Delete(ctx, u); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("spec.template: pruning %s %s: %w", gvk.Kind, u.GetName(), err)
+		}
 	}
 	return nil
+}
+
+// formatKinds and parseKinds write and read AnnotationTemplateKinds: a
+// sorted, comma-separated list of apiVersion/Kind ("v1/ConfigMap",
+// "rbac.authorization.k8s.io/v1/Role").
+func formatKinds(kinds map[schema.GroupVersionKind]bool) string {
+	out := make([]string, 0, len(kinds))
+	for gvk := range kinds {
+		out = append(out, gvk.GroupVersion().String()+"/"+gvk.Kind)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func parseKinds(s string) []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for _, part := range strings.Split(s, ",") {
+		i := strings.LastIndex(part, "/")
+		if i <= 0 || i == len(part)-1 {
+			continue
+		}
+		gv, err := schema.ParseGroupVersion(part[:i])
+		if err != nil {
+			continue
+		}
+		out = append(out, gv.WithKind(part[i+1:]))
+	}
+	return out
 }

@@ -36,7 +36,9 @@ rules:
 `
 
 // TestSpaceTemplate: a space made from a template gets the template's
-// objects, a hand edit of them is put back, and a template that reaches
+// objects, a hand edit of them is put back, objects dropped from the
+// template (or all, when the space's template is removed) are pruned while
+// the tenant's own stay, and a template that reaches
 // outside the namespace (a cluster-scoped kind, another namespace) is
 // refused with a condition, applying nothing.
 func TestSpaceTemplate(t *testing.T) {
@@ -82,6 +84,56 @@ func TestSpaceTemplate(t *testing.T) {
 		}
 		return settings.Data["log-level"] == "info", "log-level " + settings.Data["log-level"]
 	})
+
+	// The tenant's own objects are never pruned.
+	if err := hostC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: "tpl-good"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the kinds the template put there to be recorded", func(ctx context.Context) (bool, string) {
+		sp := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, sp); err != nil {
+			return false, err.Error()
+		}
+		got := sp.Annotations[vclusterkit.AnnotationTemplateKinds]
+		return got == "rbac.authorization.k8s.io/v1/Role,v1/ConfigMap", got
+	})
+	// The Role dropped from the template is pruned; the ConfigMap stays.
+	tpl := &corev1.ConfigMap{}
+	if err := hostC.Get(ctx, client.ObjectKey{Namespace: vclusterkit.DefaultTemplateNamespace, Name: "starter"}, tpl); err != nil {
+		t.Fatal(err)
+	}
+	tpl.Data["objects.yaml"] = strings.SplitN(starterTemplate, "---\n", 2)[0]
+	if err := hostC.Update(ctx, tpl); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the Role dropped from the template to be pruned", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Namespace: "tpl-good", Name: "pod-reader"}, &rbacv1.Role{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	// No template any more: everything it put there goes, the rest stays.
+	sp := &tenancy.Space{}
+	if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, sp); err != nil {
+		t.Fatal(err)
+	}
+	sp.Spec.Template = ""
+	if err := hostC.Update(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the template's objects to be pruned with the template", func(ctx context.Context) (bool, string) {
+		err := hostC.Get(ctx, client.ObjectKey{Namespace: "tpl-good", Name: "settings"}, &corev1.ConfigMap{})
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Sprint("settings: ", err)
+		}
+		got := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, got); err != nil {
+			return false, err.Error()
+		}
+		_, recorded := got.Annotations[vclusterkit.AnnotationTemplateKinds]
+		return !recorded, fmt.Sprintf("annotations %v", got.Annotations)
+	})
+	if err := hostC.Get(ctx, client.ObjectKey{Namespace: "tpl-good", Name: "mine"}, &corev1.ConfigMap{}); err != nil {
+		t.Fatalf("the tenant's own configmap was pruned: %v", err)
+	}
 
 	for space, want := range map[string]string{"tpl-escape": "cluster-scoped kinds cannot be part of a space template", "tpl-elsewhere": `names namespace "kube-system"`} {
 		eventually(t, 30*time.Second, space+" to be refused", func(ctx context.Context) (bool, string) {
