@@ -276,6 +276,13 @@ func TestTreeRulesRefusedAtAdmission(t *testing.T) {
 	createTenant(t, "osborn-ok", "osborn", func(tn *tenancy.Tenant) {
 		tn.Spec.Quota = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
 	})
+	// A child written right after its parent (one kubectl apply of a tree)
+	// finds it: the webhook reads live, not from a cache that may lag.
+	for i := range 10 {
+		createTenant(t, fmt.Sprintf("osborn-%d", i), "osborn")
+		createTenant(t, fmt.Sprintf("osborn-%d-child", i), fmt.Sprintf("osborn-%d", i))
+		createSpace(t, fmt.Sprintf("osborn-%d-space", i), fmt.Sprintf("osborn-%d-child", i))
+	}
 }
 
 // TestTenantChangesPropagate: required namespace labels and annotations

@@ -165,7 +165,10 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey, Counted: e.counts.has}
 	so := admission.ServerOptions{Addr: addr, Certs: certs}
 	if e.tenancyWebhookOn() {
-		so.Handlers = map[string]http.Handler{tenancywebhook.Path: &tenancywebhook.Validator{Source: tenancywebhook.ClientSource(e.client)}}
+		// Read live, not from the cache: a child applied right after its
+		// parent (one kubectl apply of a tree) must find it. Only spec
+		// changes of tenants and spaces, which are rare, pay the list.
+		so.Handlers = map[string]http.Handler{tenancywebhook.Path: &tenancywebhook.Validator{Source: tenancywebhook.ClientSource(e.mgr.GetAPIReader())}}
 	}
 	srv, err := admission.Serve(ctx, wh, so)
 	if err != nil {
