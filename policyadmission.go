@@ -115,9 +115,17 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("policy admission: Tenant informer: %w", err)
 	}
+	// Only a change of a tenant's spec (its generation) matters: status
+	// updates, frequent with many tenants, would keep this loop busy.
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { pa.poke() },
-		UpdateFunc: func(_, _ any) { pa.poke() },
+		AddFunc: func(any) { pa.poke() },
+		UpdateFunc: func(o, n any) {
+			ot, ok1 := o.(*tenancy.Tenant)
+			nt, ok2 := n.(*tenancy.Tenant)
+			if !ok1 || !ok2 || ot.Generation != nt.Generation {
+				pa.poke()
+			}
+		},
 		DeleteFunc: func(any) { pa.poke() },
 	}); err != nil {
 		return fmt.Errorf("policy admission: %w", err)
@@ -157,6 +165,12 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-pa.kick:
+			// Let a burst of changes (a tree created at once) settle into
+			// one pass.
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		case <-t.C:
 		}
 		t.Stop()
