@@ -20,6 +20,7 @@ import (
 	npreconcile "github.com/vclusterkit/vclusterkit/netpol/reconcile"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
@@ -164,7 +165,20 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	ns := &corev1.Namespace{}
 	err = e.client.Get(ctx, client.ObjectKey{Name: hn.Name}, ns)
 	if apierrors.IsNotFound(err) {
-		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hn.Name, Labels: want, Annotations: pol.RequiredNamespaceAnnotations}}
+		annotations := maps.Clone(pol.RequiredNamespaceAnnotations)
+		if hn.Space != "" {
+			// A space's namespace is born with its policy annotations, so
+			// the space admission policy never has to refuse a member for
+			// want of them (an unencodable policy leaves that to the policy
+			// reconcile, which reports it).
+			if pa, err := admissionpolicy.SpaceAnnotations(hn.Tenant, pol); err == nil {
+				if annotations == nil {
+					annotations = map[string]string{}
+				}
+				maps.Copy(annotations, pa)
+			}
+		}
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hn.Name, Labels: want, Annotations: annotations}}
 		if err := e.client.Create(ctx, ns); err != nil {
 			return err
 		}

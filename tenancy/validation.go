@@ -225,10 +225,19 @@ func validatePolicy(fld *field.Path, p *Policy) field.ErrorList {
 	}
 	errs = append(errs, metav1validation.ValidateLabels(p.NodeSelector, fld.Child("nodeSelector"))...)
 	errs = append(errs, metav1validation.ValidateLabels(p.RequiredNamespaceLabels, fld.Child("requiredNamespaceLabels"))...)
+	lf := fld.Child("requiredNamespaceLabels")
+	for _, k := range sortedKeys(p.RequiredNamespaceLabels) {
+		if engineOwnedKey(k) {
+			errs = append(errs, field.Forbidden(lf.Key(k), "keys of the engine's own domains (*tenancy.vclusterkit.io, vcluster.vclusterkit.io) carry tenancy and are set by the engine only"))
+		}
+	}
 	af := fld.Child("requiredNamespaceAnnotations")
 	for _, k := range sortedKeys(p.RequiredNamespaceAnnotations) {
 		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
 			errs = append(errs, field.Invalid(af.Key(k), k, msg))
+		}
+		if engineOwnedKey(k) {
+			errs = append(errs, field.Forbidden(af.Key(k), "keys of the engine's own domains (*tenancy.vclusterkit.io, vcluster.vclusterkit.io) carry tenancy and are set by the engine only"))
 		}
 	}
 	if p.SleepAfter != nil && p.SleepAfter.Duration < 0 {
@@ -278,4 +287,17 @@ func sortedResourceNames(rl corev1.ResourceList) []corev1.ResourceName {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
+}
+
+// engineOwnedKey reports whether a label or annotation key is in a domain
+// the engine owns on host namespaces: tenancy.vclusterkit.io and its
+// subdomains (tree labels, policy annotations) and vcluster.vclusterkit.io.
+// A policy that required such a key would fight the engine over it.
+func engineOwnedKey(k string) bool {
+	prefix, _, ok := strings.Cut(k, "/")
+	if !ok {
+		return false
+	}
+	prefix = strings.ToLower(prefix)
+	return prefix == Group || strings.HasSuffix(prefix, "."+Group) || prefix == "vcluster.vclusterkit.io"
 }
