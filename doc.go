@@ -52,7 +52,11 @@
 // claim and Service updates, in-place pod resizes) and an in-process call
 // for the syncer. The Engine follows whatever resources the tree's limits
 // count, and serves beside the quota webhook the tenancy webhook, which
-// refuses Tenant and Space writes that break the tree's rules.
+// refuses Tenant and Space writes that break the tree's rules. In spaces,
+// where members write with kubectl, the API server itself enforces the
+// tenant's allowed classes and node selector and guards the engine-owned
+// namespace labels (tenancy/admissionpolicy: ValidatingAdmissionPolicies,
+// no webhook involved).
 // netpol renders NetworkPolicies from a tenant's isolation mode and
 // evaluates any set of policies, so "may A reach B on port P" has a proven
 // answer.

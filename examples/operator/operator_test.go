@@ -401,6 +401,9 @@ func TestChartRBACOnAPIServer(t *testing.T) {
 		{resource: "nodes", verbs: read, allowed: true},
 		{resource: "statefulsets", group: "apps", verbs: all, namespace: "team-a", allowed: true},
 		{resource: "validatingwebhookconfigurations", group: "admissionregistration.k8s.io", verbs: all, allowed: true},
+		{resource: "validatingadmissionpolicies", group: "admissionregistration.k8s.io", verbs: all, allowed: true},
+		{resource: "validatingadmissionpolicybindings", group: "admissionregistration.k8s.io", verbs: all, allowed: true},
+		{resource: "selfsubjectreviews", group: "authentication.k8s.io", verbs: []string{"create"}, allowed: true},
 		{resource: "leases", group: "coordination.k8s.io", verbs: all, namespace: testNamespace, allowed: true},
 		{resource: "customresourcedefinitions", group: "apiextensions.k8s.io", verbs: read, allowed: true},
 		// Least privilege: what the engine never needs.
