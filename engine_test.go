@@ -326,10 +326,11 @@ func TestTenantChangesPropagate(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := hostC.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lab-worker", Namespace: "lex-labs-x"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}}); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, 60*time.Second, "a pod in the child's space", func(ctx context.Context) (bool, string) {
+		err := hostC.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lab-worker", Namespace: "lex-labs-x"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.invalid/w:1"}}}})
+		return err == nil || apierrors.IsAlreadyExists(err), fmt.Sprint(err)
+	})
 	// The subtree's usage, the tenant's own part, and the child's: every
 	// charged resource, limited or not (requests.cpu is the LimitRange
 	// default, charged although no quota limits cpu).

@@ -1,9 +1,11 @@
 package vclusterkit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -59,31 +61,16 @@ func (c *quotaCounts) list() []schema.GroupResource {
 		out = append(out, gr)
 	}
 	slices.SortFunc(out, func(a, b schema.GroupResource) int {
-		if a.Group != b.Group {
-			if a.Group < b.Group {
-				return -1
-			}
-			return 1
-		}
-		if a.Resource < b.Resource {
-			return -1
-		}
-		if a.Resource > b.Resource {
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Resource, b.Resource))
 	})
 	return out
 }
 
-func (c *quotaCounts) kinds() []schema.GroupVersionKind {
+// kinds is a copy of the counted resources with the kind each is listed as.
+func (c *quotaCounts) kinds() map[schema.GroupResource]schema.GroupVersionKind {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]schema.GroupVersionKind, 0, len(c.active))
-	for _, gvk := range c.active {
-		out = append(out, gvk)
-	}
-	return out
+	return maps.Clone(c.active)
 }
 
 // requestCountsSync asks the counts loop to look at the tree now.
@@ -176,17 +163,12 @@ func (e *Engine) countedObjects(ctx context.Context) ([]client.Object, error) {
 		return nil, nil
 	}
 	var out []client.Object
-	for _, gvk := range e.counts.kinds() {
+	for gr, gvk := range e.counts.kinds() {
 		l := &metav1.PartialObjectMetadataList{}
 		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := e.client.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("listing %s: %w", gvk.Kind, err)
 		}
-		mapping, err := e.mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return nil, err
-		}
-		gr := mapping.Resource.GroupResource()
 		for i := range l.Items {
 			out = append(out, &admission.Counted{PartialObjectMetadata: &l.Items[i], Resource: gr})
 		}
