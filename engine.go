@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -188,6 +189,9 @@ type Engine struct {
 	counts   *quotaCounts
 	// snapshots caches the tenant tree between changes (snapshotCache).
 	snapshots *snapshotCache
+	// exited holds, per virtual cluster (exitKey), the control-plane
+	// process death reported by ComponentExited and not yet recovered from.
+	exited sync.Map
 }
 
 // New validates opts, installs the CRDs (unless SkipCRDInstall) and builds
@@ -350,6 +354,10 @@ func (e *Engine) Start(ctx context.Context) error {
 // embedder who passes Options.Provisioners with a local provisioner of its
 // own sets local.Options.OnComponentExit to this method.
 func (e *Engine) ComponentExited(hostNamespace, name, component string, err error) {
+	// Recorded, so the death shows on the VirtualCluster even when the
+	// reconcile it triggers reads an object from the cache that does not
+	// say Ready yet (a death right after the first start).
+	e.exited.Store(exitKey(hostNamespace, name), fmt.Sprintf("not running: %s: %v", component, err))
 	select {
 	case e.exits <- vclusterExit{namespace: hostNamespace, name: name, component: component, err: err}:
 	default: // a full channel already holds a wake-up

@@ -235,16 +235,24 @@ func (e *Engine) vcControlPlane(ctx context.Context, vc *vcluster.VirtualCluster
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
-	// A process that died shows on the object before it is brought back.
-	if hr, ok := p.(vcluster.HealthReporter); ok && meta.IsStatusConditionTrue(vc.Status.Conditions, "ControlPlaneReady") {
-		h, err := hr.Health(ctx, vc)
-		if err == nil && !h.Ready && !h.Sleeping {
-			healthy := meta.FindStatusCondition(vc.Status.Conditions, ConditionComponentsHealthy)
-			if healthy == nil || healthy.Status != metav1.ConditionFalse {
-				meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: ConditionComponentsHealthy, Status: metav1.ConditionFalse, Reason: "ComponentExited", Message: h.Summary(), ObservedGeneration: vc.Generation})
-				e.recorder("vclusterkit-virtualcluster").Eventf(vc, nil, corev1.EventTypeWarning, "ComponentExited", "Health", "%s", h.Summary())
-				return lifecycle.Wait(time.Second, "control plane unhealthy: %s; restarting", h.Summary())
-			}
+	// A process that died shows on the object before it is brought back:
+	// as the provisioner reported it (ComponentExited), or as its Health
+	// says once the control plane had been ready.
+	key := exitKey(vc.EffectiveHostNamespace(), vc.Name)
+	summary := ""
+	if v, ok := e.exited.Load(key); ok {
+		summary = v.(string)
+	} else if hr, ok := p.(vcluster.HealthReporter); ok && meta.IsStatusConditionTrue(vc.Status.Conditions, "ControlPlaneReady") {
+		if h, err := hr.Health(ctx, vc); err == nil && !h.Ready && !h.Sleeping {
+			summary = h.Summary()
+		}
+	}
+	if summary != "" {
+		healthy := meta.FindStatusCondition(vc.Status.Conditions, ConditionComponentsHealthy)
+		if healthy == nil || healthy.Status != metav1.ConditionFalse {
+			meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: ConditionComponentsHealthy, Status: metav1.ConditionFalse, Reason: "ComponentExited", Message: summary, ObservedGeneration: vc.Generation})
+			e.recorder("vclusterkit-virtualcluster").Eventf(vc, nil, corev1.EventTypeWarning, "ComponentExited", "Health", "%s", summary)
+			return lifecycle.Wait(time.Second, "control plane unhealthy: %s; restarting", summary)
 		}
 	}
 	if s, ok := p.(vcluster.Sleeper); ok && meta.IsStatusConditionTrue(vc.Status.Conditions, lifecycle.ConditionSleeping) {
@@ -255,6 +263,17 @@ func (e *Engine) vcControlPlane(ctx context.Context, vc *vcluster.VirtualCluster
 	req, err := vcluster.NewRequest(ctx, e.client, vc)
 	if err != nil {
 		return lifecycle.Permanent(err)
+	}
+	// A provisioner that finds a dead component and restarts it within
+	// Provision (before a reconcile could show the death: one right after
+	// the first start, while the cached object does not say Ready yet)
+	// reports a "restart" step: the death is shown after the fact.
+	restarted := ""
+	req.Progress = func(pr vcluster.Progress) {
+		if pr.Step == "restart" {
+			restarted = "restarted: " + pr.Message
+			e.exited.Store(key, restarted)
+		}
 	}
 	res, err := p.Provision(ctx, req)
 	if err != nil {
@@ -276,9 +295,20 @@ func (e *Engine) vcControlPlane(ctx context.Context, vc *vcluster.VirtualCluster
 	if !res.Ready {
 		return lifecycle.Wait(res.RequeueAfter, "%s", orDefault(res.Message, "control plane starting"))
 	}
+	if restarted != "" {
+		if healthy := meta.FindStatusCondition(vc.Status.Conditions, ConditionComponentsHealthy); healthy == nil || healthy.Status != metav1.ConditionFalse {
+			meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: ConditionComponentsHealthy, Status: metav1.ConditionFalse, Reason: "ComponentExited", Message: restarted, ObservedGeneration: vc.Generation})
+			e.recorder("vclusterkit-virtualcluster").Eventf(vc, nil, corev1.EventTypeWarning, "ComponentExited", "Health", "%s", restarted)
+			return lifecycle.Wait(time.Second, "control plane %s", restarted)
+		}
+	}
+	e.exited.Delete(key)
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: ConditionComponentsHealthy, Status: metav1.ConditionTrue, Reason: "Running", Message: "every component runs", ObservedGeneration: vc.Generation})
 	return nil
 }
+
+// exitKey is the key of a virtual cluster in Engine.exited.
+func exitKey(hostNamespace, name string) string { return hostNamespace + "/" + name }
 
 func kubeconfigSecretName(vc *vcluster.VirtualCluster) string { return vc.Name + "-kubeconfig" }
 
@@ -516,7 +546,11 @@ func (e *Engine) vcDeprovision(ctx context.Context, vc *vcluster.VirtualCluster)
 		}
 		return err
 	}
-	return p.Deprovision(ctx, vc)
+	if err := p.Deprovision(ctx, vc); err != nil {
+		return err
+	}
+	e.exited.Delete(exitKey(vc.EffectiveHostNamespace(), vc.Name))
+	return nil
 }
 
 func (e *Engine) vcDeleteHostNamespace(ctx context.Context, vc *vcluster.VirtualCluster) error {
