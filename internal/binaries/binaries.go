@@ -1,7 +1,9 @@
 // Package binaries locates and builds the Kubernetes binaries that
 // vclusterkit's tests, examples and local provisioner run: kube-apiserver,
 // kube-controller-manager, kube-scheduler, kubectl, etcd, kine, kwok and
-// kwokctl.
+// kwokctl, and for a host with a real node kubelet, kube-proxy, containerd
+// (with its runc shim and ctr), CoreDNS and kube-router (its NetworkPolicy
+// firewall only).
 //
 // Nothing is downloaded. Each binary is built with the Go toolchain from a
 // pinned module version declared in a nested module under internal/tools
@@ -42,6 +44,13 @@ const (
 	Kine                  = "kine"
 	Kwok                  = "kwok"
 	Kwokctl               = "kwokctl"
+	Kubelet               = "kubelet"
+	KubeProxy             = "kube-proxy"
+	Containerd            = "containerd"
+	ContainerdShim        = "containerd-shim-runc-v2"
+	Ctr                   = "ctr"
+	CoreDNS               = "coredns"
+	KubeRouter            = "kube-router"
 )
 
 // KubernetesVersion is the Kubernetes release the binaries are built from.
@@ -59,9 +68,29 @@ type Tool struct {
 	Version string
 	// CGO is true when the binary needs cgo (kine's SQLite driver).
 	CGO bool
+	// Static builds with CGO_ENABLED=0: a binary that goes into a container
+	// image (CoreDNS), or whose upstream release is built so (containerd).
+	// The others keep the environment's setting, so that the Kubernetes
+	// components share one Go build cache.
+	Static bool
+	// Tags are Go build tags.
+	Tags []string
+	// Ldflags are passed to the linker (version stamping).
+	Ldflags string
 }
 
 func (t Tool) stamp() string { return t.Package + "@" + t.Version }
+
+// k8sVersionLdflags stamps a Kubernetes component with its release, as the
+// upstream build does; without it a kubelet reports v0.0.0-master to the
+// API server and version skew checks misread it.
+const k8sVersionLdflags = "-X k8s.io/component-base/version.gitVersion=" + KubernetesVersion +
+	" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37" +
+	" -X k8s.io/client-go/pkg/version.gitVersion=" + KubernetesVersion
+
+// containerdTags leave out the snapshotters that need cgo or kernel
+// features these machines lack; overlayfs and native stay.
+var containerdTags = []string{"no_btrfs", "no_devmapper", "no_zfs"}
 
 // tools is the pinned set, in build order: the slowest, most depended-on
 // binary first so a partial run leaves the most useful ones.
@@ -74,7 +103,25 @@ var tools = []Tool{
 	{Name: Kwok, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwok", Version: "v0.8.0"},
 	{Name: Kwokctl, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwokctl", Version: "v0.8.0"},
 	{Name: Kine, Module: "kine", Package: "github.com/k3s-io/kine", Version: "v0.17.5", CGO: true},
+	// A real node (testenv.HostOptions.RealNode).
+	{Name: Kubelet, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kubelet", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
+	{Name: KubeProxy, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-proxy", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
+	{Name: Containerd, Module: "containerd", Package: "github.com/containerd/containerd/v2/cmd/containerd", Version: "v2.4.2", Tags: containerdTags, Static: true},
+	{Name: ContainerdShim, Module: "containerd", Package: "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2", Version: "v2.4.2", Tags: containerdTags, Static: true},
+	{Name: Ctr, Module: "containerd", Package: "github.com/containerd/containerd/v2/cmd/ctr", Version: "v2.4.2", Tags: containerdTags, Static: true},
+	{Name: CoreDNS, Module: "coredns", Package: "github.com/coredns/coredns", Version: "v1.15.0", Static: true},
+	// kube-network-policies v0.8.0 was the first choice, but it hands new
+	// connections to user space with nftables' queue expression, which
+	// needs CONFIG_NFT_QUEUE; these machines' kernels lack it (zcat
+	// /proc/config.gz). kube-router's firewall is iptables + ipset, which
+	// they have, and is an implementation independent of ours, so its
+	// verdicts can check the netpol evaluator.
+	{Name: KubeRouter, Module: "kuberouter", Package: "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router", Version: "v2.1.0"},
 }
+
+// RealNode lists the binaries a host with a real node needs besides the
+// control plane's.
+var RealNode = []string{Kubelet, KubeProxy, Containerd, ContainerdShim, Ctr, CoreDNS, KubeRouter}
 
 // Tools returns the pinned set in build order.
 func Tools() []Tool { return append([]Tool(nil), tools...) }

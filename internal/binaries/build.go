@@ -121,11 +121,21 @@ func buildOne(ctx context.Context, t Tool, dir, root string, hb time.Duration, p
 	tmp.Close()
 	defer os.Remove(tmpName)
 
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmpName, t.Package)
+	args := []string{"build", "-o", tmpName}
+	if len(t.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(t.Tags, ","))
+	}
+	if t.Ldflags != "" {
+		args = append(args, "-ldflags", t.Ldflags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, t.Package)...)
 	cmd.Dir = modDir
 	cmd.Env = os.Environ()
-	if t.CGO {
+	switch {
+	case t.CGO:
 		cmd.Env = append(cmd.Env, "CGO_ENABLED=1")
+	case t.Static:
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
 	}
 	var logBuf tailBuffer
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
