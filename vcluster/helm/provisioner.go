@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/vcluster"
-	"github.com/vclusterkit/vclusterkit/vcluster/internal/pki"
+	"github.com/vclusterkit/vclusterkit/internal/pki"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 

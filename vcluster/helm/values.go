@@ -7,7 +7,7 @@ import (
 	"reflect"
 
 	"github.com/vclusterkit/vclusterkit/vcluster"
-	"github.com/vclusterkit/vclusterkit/vcluster/internal/pki"
+	"github.com/vclusterkit/vclusterkit/internal/pki"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 

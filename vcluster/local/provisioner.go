@@ -14,7 +14,7 @@ import (
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
 	"github.com/vclusterkit/vclusterkit/vcluster"
-	"github.com/vclusterkit/vclusterkit/vcluster/internal/pki"
+	"github.com/vclusterkit/vclusterkit/internal/pki"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 

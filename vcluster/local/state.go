@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/vclusterkit/vclusterkit/vcluster"
-	"github.com/vclusterkit/vclusterkit/vcluster/internal/pki"
+	"github.com/vclusterkit/vclusterkit/internal/pki"
 )
 
 // Layout of a state directory, DIR/<host namespace>/<name>/:

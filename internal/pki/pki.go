@@ -129,6 +129,19 @@ func ClientCert(ca KeyPair, user string, groups []string) (KeyPair, error) {
 	return sign(cert, key, user, groups, nil, nil, x509.ExtKeyUsageClientAuth)
 }
 
+// ServingCert signs a server certificate for the given names and addresses
+// with the CA (a kubelet's, for example).
+func ServingCert(ca KeyPair, cn string, dns []string, ips []net.IP) (KeyPair, error) {
+	if len(dns) == 0 && len(ips) == 0 {
+		return KeyPair{}, errors.New("pki: a serving certificate needs a DNS name or an IP address")
+	}
+	cert, key, err := Parse(ca)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return sign(cert, key, cn, nil, dns, ips, x509.ExtKeyUsageServerAuth)
+}
+
 // Parse decodes a PEM key pair.
 func Parse(kp KeyPair) (*x509.Certificate, crypto.Signer, error) {
 	cb, _ := pem.Decode(kp.Cert)
