@@ -1,9 +1,36 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides the Kubernetes binaries (make tools):
-# a PostgreSQL server for tenancy/sqlstore's PostgreSQL conformance run.
-# The tests start their own throwaway server on loopback; nothing here
-# starts a service. Idempotent; only Debian packages are installed.
+# a PostgreSQL server for tenancy/sqlstore's PostgreSQL conformance run, and
+# what a real node needs (runc, the CNI plugins, static busybox for test
+# images, iptables/ipset/conntrack/nftables for kube-proxy and kube-router).
+# The tests start their own servers and node; nothing here starts a
+# service. Idempotent; only Debian packages are installed.
 set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+updated=""
+apt_install() {
+  [ -n "$updated" ] || { $sudo apt-get update -qq; updated=1; }
+  $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# Real node: each package is checked by a file it ships.
+node_pkgs=()
+[ -x /usr/sbin/runc ] || node_pkgs+=(runc)
+[ -x /usr/lib/cni/bridge ] || node_pkgs+=(containernetworking-plugins)
+[ -x /usr/bin/busybox ] || node_pkgs+=(busybox-static)
+[ -x /usr/sbin/iptables ] || node_pkgs+=(iptables)
+[ -x /usr/sbin/ipset ] || node_pkgs+=(ipset)
+[ -x /usr/sbin/conntrack ] || node_pkgs+=(conntrack)
+[ -x /usr/sbin/nft ] || node_pkgs+=(nftables)
+command -v pgrep >/dev/null 2>&1 || node_pkgs+=(procps)
+command -v ip >/dev/null 2>&1 || node_pkgs+=(iproute2)
+if [ ${#node_pkgs[@]} -gt 0 ]; then
+  echo "test-deps: installing ${node_pkgs[*]} from Debian packages (real node)"
+  apt_install "${node_pkgs[@]}"
+fi
 
 have_pg() {
   command -v initdb >/dev/null 2>&1 && return 0
@@ -12,11 +39,7 @@ have_pg() {
 
 if ! have_pg; then
   echo "test-deps: installing PostgreSQL from Debian packages"
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
 fi
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   # PostgreSQL refuses to run as root; the tests run it as this user.

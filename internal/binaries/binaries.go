@@ -51,6 +51,7 @@ const (
 	Ctr                   = "ctr"
 	CoreDNS               = "coredns"
 	KubeRouter            = "kube-router"
+	Pause                 = "pause"
 )
 
 // KubernetesVersion is the Kubernetes release the binaries are built from.
@@ -116,12 +117,14 @@ var tools = []Tool{
 	// /proc/config.gz). kube-router's firewall is iptables + ipset, which
 	// they have, and is an implementation independent of ours, so its
 	// verdicts can check the netpol evaluator.
+	// Our own sandbox program; bump Version when internal/tools/pause changes.
+	{Name: Pause, Module: "pause", Package: "github.com/vclusterkit/vclusterkit/internal/tools/pause", Version: "v1", Static: true},
 	{Name: KubeRouter, Module: "kuberouter", Package: "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router", Version: "v2.1.0"},
 }
 
 // RealNode lists the binaries a host with a real node needs besides the
 // control plane's.
-var RealNode = []string{Kubelet, KubeProxy, Containerd, ContainerdShim, Ctr, CoreDNS, KubeRouter}
+var RealNode = []string{Kubelet, KubeProxy, Containerd, ContainerdShim, Ctr, CoreDNS, KubeRouter, Pause}
 
 // Tools returns the pinned set in build order.
 func Tools() []Tool { return append([]Tool(nil), tools...) }

@@ -23,17 +23,28 @@ import (
 // HostOptions configures StartHost. The zero value starts a host with one
 // fake node.
 type HostOptions struct {
-	// Nodes is the number of KWOK fake nodes; zero means 1.
+	// Nodes is the number of KWOK fake nodes; zero means 1. It must be zero
+	// with RealNode.
 	Nodes int
+	// RealNode starts a host whose one node is real: kubelet, containerd and
+	// runc run real containers from images built here (package
+	// internal/images), on a CNI bridge, with kube-proxy, CoreDNS as the
+	// cluster DNS and kube-router enforcing NetworkPolicies. It needs root
+	// and the packages of `make test-deps`; a machine without them is an
+	// error naming what is missing. One real node runs on a machine at a
+	// time: a second StartHost waits for the first one's Stop (a file lock),
+	// within StartTimeout.
+	RealNode bool
 	// StartTimeout bounds cluster creation; zero means 3 minutes.
 	StartTimeout time.Duration
 }
 
 // Host is a whole host cluster on this machine: etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and the KWOK controller, started
-// by kwokctl's binary runtime. Pods scheduled to its fake nodes are marked
-// Running (no containers run), so Deployments become Available, garbage
-// collection and namespace deletion work as on a real cluster.
+// kube-controller-manager, kube-scheduler and either the KWOK controller,
+// started by kwokctl's binary runtime, or one real node (HostOptions.RealNode).
+// Pods scheduled to fake nodes are marked Running (no containers run), so
+// Deployments become Available, garbage collection and namespace deletion
+// work as on a real cluster; on the real node they run.
 type Host struct {
 	// Config is an admin client configuration.
 	Config *rest.Config
@@ -46,11 +57,40 @@ type Host struct {
 	kwokctl string
 	env     []string
 	reaper  *reaper
+	node    *realNode
+}
+
+// Real reports whether the host's node is real.
+func (h *Host) Real() bool { return h.node != nil }
+
+// NodeTimings says how long the real node took to start; zero for KWOK.
+func (h *Host) NodeTimings() NodeTimings {
+	if h.node == nil {
+		return NodeTimings{}
+	}
+	return h.node.Timings
 }
 
 // StartHost creates a host cluster and waits until its nodes are Ready.
 // A missing binary is an error that names `make tools`.
 func StartHost(ctx context.Context, opts HostOptions) (_ *Host, err error) {
+	if opts.RealNode {
+		if opts.Nodes != 0 {
+			return nil, fmt.Errorf("HostOptions.Nodes: a real-node host has exactly one node; leave Nodes zero (got %d)", opts.Nodes)
+		}
+		timeout := opts.StartTimeout
+		if timeout == 0 {
+			timeout = 5 * time.Minute
+		}
+		h := &Host{Name: NodeName}
+		if err := startRealHost(ctx, h, timeout); err != nil {
+			if serr := h.Stop(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			return nil, err
+		}
+		return h, nil
+	}
 	paths, err := binaries.Paths(binaries.Kwokctl, binaries.Kwok, binaries.Etcd, binaries.KubeAPIServer,
 		binaries.KubeControllerManager, binaries.KubeScheduler, binaries.Kubectl)
 	if err != nil {
@@ -148,6 +188,9 @@ func StartHost(ctx context.Context, opts HostOptions) (_ *Host, err error) {
 
 // ScaleNodes sets the number of fake nodes.
 func (h *Host) ScaleNodes(ctx context.Context, n int) error {
+	if h.node != nil {
+		return errors.New("ScaleNodes: a real-node host has exactly one node")
+	}
 	if out, err := h.run(ctx, "scale", "node", "--name", h.Name, "--replicas", strconv.Itoa(n)); err != nil {
 		return fmt.Errorf("kwokctl scale node --replicas %d: %w\n%s", n, err, out)
 	}
@@ -164,7 +207,15 @@ func (h *Host) run(ctx context.Context, args ...string) ([]byte, error) {
 // Stop deletes the cluster, which stops every component, and removes its
 // working directory. It is safe to call more than once.
 func (h *Host) Stop() error {
-	if h == nil || h.workdir == "" {
+	if h == nil {
+		return nil
+	}
+	if h.node != nil {
+		err := h.node.stop()
+		h.node, h.workdir = nil, ""
+		return err
+	}
+	if h.workdir == "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -179,7 +230,12 @@ func (h *Host) Stop() error {
 	return errors.Join(errs...)
 }
 
-func (h *Host) logDir() string { return filepath.Join(h.workdir, "clusters", h.Name, "logs") }
+func (h *Host) logDir() string {
+	if h.node != nil {
+		return filepath.Join(h.node.dir, "logs")
+	}
+	return filepath.Join(h.workdir, "clusters", h.Name, "logs")
+}
 
 func (h *Host) logTails() string {
 	var b bytes.Buffer
