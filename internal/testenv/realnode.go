@@ -191,7 +191,9 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 	etcdPort, etcdPeer, apiPort, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics, routerHealth, kcmPort, schedPort :=
 		ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8], ports[9]
 	apiURL := "https://" + net.JoinHostPort(NodeIP, strconv.Itoa(apiPort))
-	kc := func(name, user string, groups ...string) (string, error) { return n.kubeconfig(apiURL, name, user, groups) }
+	kc := func(name, user string, groups ...string) (string, error) {
+		return n.kubeconfig(apiURL, name, user, groups)
+	}
 	adminKC, err := kc("admin", "vclusterkit-admin", "system:masters")
 	if err != nil {
 		return err
@@ -621,3 +623,6 @@ func freePorts(k int) ([]int, error) {
 	return out, nil
 }
 
+// RealNodeMissing says what this machine lacks to run a real node (nil when
+// it can): root, runc, the CNI plugins, busybox, iptables and friends.
+func RealNodeMissing() error { return nodeMissing() }
