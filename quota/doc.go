@@ -7,8 +7,9 @@
 // and the reservation are one atomic step, so concurrent creates never overshoot.
 // Reservations are keyed by object UID and are committed when the object exists
 // (Commit), released when it is gone or never came (Release, or expiry after
-// LedgerOptions.ReservationTTL), and Reconcile rebuilds usage from the objects that
-// exist so that drift heals. Deleting an object frees exactly what its UID was charged,
+// LedgerOptions.ReservationTTL, applied by Admit, Reconcile and SetNodes), and Reconcile
+// rebuilds usage from the objects that exist so that drift heals. Only committed usage
+// keeps a node in the tree; reservations are released with their node. Deleting an object frees exactly what its UID was charged,
 // once; a re-created object is a new UID and is charged anew.
 //
 // Around the ledger: PodUsage computes what a pod is charged (LimitRange defaults

@@ -397,7 +397,8 @@ func (l *Ledger) releaseLocked(uid types.UID) bool {
 }
 
 // Expire releases reservations whose TTL has passed and returns how many. Admit also
-// expires lazily before it refuses a request.
+// expires lazily before it refuses a request, and Reconcile and SetNodes before they do
+// their work.
 func (l *Ledger) Expire() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -427,10 +428,13 @@ type Object struct {
 // of existing objects — so that any drift (a missed delete, a restart) heals: objects not
 // listed stop being charged, listed ones are charged their current amounts, reservations
 // of listed objects become committed, and reservations of objects not (yet) listed are
-// kept until they expire. Objects under unknown nodes are skipped and reported.
+// kept until they expire. Reservations whose TTL has passed are released (so a periodic
+// Reconcile is also what expires reservations when no Admit does). Objects under unknown
+// nodes are skipped and reported.
 func (l *Ledger) Reconcile(objects []Object) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.expireLocked()
 	var errs []error
 	listed := make(map[types.UID]bool, len(objects))
 	fresh := make(map[types.UID]*entry, len(objects))

@@ -257,11 +257,98 @@ func TestSetNodesRejectsBadTrees(t *testing.T) {
 		t.Errorf("tree changed after a failed SetNodes: %v", got)
 	}
 	// A node that holds usage cannot be removed.
-	if err := l.Admit(context.Background(), "p", "data", rl("cpu", "1")); err != nil {
+	if err := l.Observe(Object{UID: "p", Node: "data", Resources: rl("cpu", "1")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.SetNodes([]Node{{Name: "acme"}}); !errors.Is(err, ErrInvalidTree) || !strings.Contains(err.Error(), `"data" still holds usage`) {
 		t.Errorf("removing a node with usage: %v", err)
+	}
+}
+
+// Deleting a tenant never waits on charges for creates that never happened: the
+// reservations of pods the host then refused (pod security, its own quota) or that a
+// client gave up on do not keep the tenant's node in the tree, whether they have lapsed
+// (nothing else expires them once the tenant's creates stop) or not; committed usage
+// still does, until a Reconcile shows its objects are gone.
+func TestRemovedNodeReservationsDoNotBlock(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := NewLedger(LedgerOptions{Now: func() time.Time { return now }})
+	tree := []Node{
+		{Name: "org", Hard: rl("count/pods", "10", "count/services", "10")},
+		{Name: "web-shop", Parent: "org", Hard: rl("count/pods", "5")},
+		{Name: "blog", Parent: "org"},
+	}
+	if err := l.SetNodes(tree); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 5 {
+		if err := l.Admit(ctx, types.UID(fmt.Sprintf("refused-pod-%d", i)), "web-shop", rl("count/pods", "1", "pods", "1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if err := l.Admit(ctx, types.UID(fmt.Sprintf("refused-svc-%d", i)), "web-shop", rl("count/services", "1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One pod existed and still does (as far as the ledger knows).
+	if err := l.Observe(Object{UID: "running", Node: "web-shop", Resources: rl("count/pods", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	// The TTL passes with no Admit anywhere in the tree.
+	now = now.Add(time.Hour)
+	without := []Node{tree[0], tree[2]}
+	err := l.SetNodes(without)
+	if !errors.Is(err, ErrInvalidTree) || !strings.Contains(err.Error(), `"web-shop" still holds usage`) {
+		t.Fatalf("removing web-shop with a running pod: %v", err)
+	}
+	// The running pod is gone: the resync says so.
+	if err := l.Reconcile(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetNodes(without); err != nil {
+		t.Fatalf("removing web-shop once only reservations of creates that never happened are left: %v", err)
+	}
+	cmpRL(t, "org reserved", corev1.ResourceList{}, usageOf(t, l, "org").Reserved)
+
+	// Reservations that have not lapsed yet do not block a removal either, and are
+	// released with the node.
+	if err := l.SetNodes(tree); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Admit(ctx, "in-flight", "web-shop", rl("count/pods", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetNodes(without); err != nil {
+		t.Fatalf("removing web-shop with a fresh reservation: %v", err)
+	}
+	cmpRL(t, "org reserved after the removal", corev1.ResourceList{}, usageOf(t, l, "org").Reserved)
+	if charged, _ := l.Holds("in-flight"); charged {
+		t.Error("the removed node's reservation is still held")
+	}
+}
+
+// A periodic Reconcile expires lapsed reservations, so they stop counting against the
+// tree even when no Admit is refused (Admit only expires lazily, before a refusal).
+func TestReconcileExpiresLapsedReservations(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := testLedger(t, LedgerOptions{Now: func() time.Time { return now }, ReservationTTL: time.Minute})
+	ctx := context.Background()
+	if err := l.Admit(ctx, "old", "web", rl("cpu", "1")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(30 * time.Second)
+	if err := l.Admit(ctx, "young", "web", rl("cpu", "2")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(45 * time.Second)
+	if err := l.Reconcile(nil); err != nil {
+		t.Fatal(err)
+	}
+	cmpRL(t, "web reserved", rl("cpu", "2"), usageOf(t, l, "web").Reserved)
+	if charged, _ := l.Holds("old"); charged {
+		t.Error("a lapsed reservation survived Reconcile")
 	}
 }
 

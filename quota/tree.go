@@ -2,9 +2,12 @@ package quota
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -47,8 +50,15 @@ func fromAmount(name corev1.ResourceName, v int64) resource.Quantity {
 // SetNodes replaces the tree. It validates everything first and changes nothing on error:
 // names unique and non-empty, parents present, no cycles, no negative or oversized limit,
 // and no child limit above the limit of its nearest ancestor that limits the same
-// resource. Usage and reservations are kept; a node that still holds some cannot be
-// removed.
+// resource. Usage and reservations are kept; a node that still holds committed usage
+// (objects that exist, as far as the ledger knows) cannot be removed.
+//
+// Reservations do not hold a node back: lapsed ones (ReservationTTL) are released
+// first, and the outstanding reservations of a removed node are released with it. A
+// reservation is a create admitted under the node that has not been seen to happen; once
+// the node is going (its tenant or space deleted, after its namespaces), that create can
+// no longer happen under it, and a deletion must not wait for it (an object that did land
+// would be charged as it is observed, as any object the ledger was not asked about).
 func (l *Ledger) SetNodes(nodes []Node) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -59,18 +69,28 @@ func (l *Ledger) SetNodes(nodes []Node) error {
 	for i := range nodes {
 		byName[nodes[i].Name] = &nodes[i]
 	}
+	l.expireLocked()
 	held := map[string]bool{}
-	for _, e := range l.entries {
-		held[e.node.name] = true
+	var dropped []types.UID
+	for uid, e := range l.entries {
+		if byName[e.node.name] != nil {
+			continue
+		}
+		if e.committed {
+			held[e.node.name] = true
+		} else {
+			dropped = append(dropped, uid)
+		}
 	}
 	var errs field.ErrorList
-	for name := range held {
-		if byName[name] == nil {
-			errs = append(errs, field.Forbidden(field.NewPath("nodes"), fmt.Sprintf("node %q still holds usage or reservations and cannot be removed", name)))
-		}
+	for _, name := range slices.Sorted(maps.Keys(held)) {
+		errs = append(errs, field.Forbidden(field.NewPath("nodes"), fmt.Sprintf("node %q still holds usage and cannot be removed", name)))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidTree, errs.ToAggregate())
+	}
+	for _, uid := range dropped {
+		l.releaseLocked(uid)
 	}
 	for i := range nodes {
 		for name := range nodes[i].Hard {
