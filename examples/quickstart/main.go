@@ -2,21 +2,25 @@
 // virtual-cluster platform on one machine, with no setup (make demo).
 //
 // With no flags it starts a local host cluster (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and KWOK fake nodes, from the
-// binaries `make tools` builds), starts the vclusterkit Engine against it
-// and walks through the story with progress output:
+// kube-controller-manager, kube-scheduler and, when this machine can run
+// one (Linux, root, runc), a real node with kubelet, containerd, kube-proxy,
+// CoreDNS and kube-router; else KWOK fake nodes), from the binaries `make
+// tools` builds, starts the vclusterkit Engine against it and walks through
+// the story with progress output:
 //
 //  1. an organisation tree: org acme → teams web and data → projects
 //  2. a space for team web and a virtual cluster per team (local provisioner)
 //  3. a small app deployed with kubectl into web's virtual cluster, as a
-//     team member, and its pods translated and Running on the host
+//     team member, and its pods translated and Running on the host; on a
+//     real node it answers HTTP, bob uses logs and exec, and real TCP
+//     connections agree with the NetworkPolicy evaluator
 //  4. a pod refused by quota and a privileged pod refused by the pod
 //     security standard
 //  5. the tenant tree with usage, and the network reachability matrix
 //  6. a virtual cluster put to sleep and woken, its objects intact
 //  7. team data deleted, and proof that nothing of it is left on the host
 //
-// Flags: --kubeconfig to use an existing host cluster, --out DIR to keep
+// Flags: --nodes auto|real|kwok to choose the nodes, --kubeconfig to use an existing host cluster, --out DIR to keep
 // the host and virtual kubeconfigs, --keep to leave everything running
 // until Ctrl-C so you can explore with kubectl.
 package main
@@ -37,6 +41,7 @@ func main() {
 	// A FlagSet of our own: controller-runtime registers a global
 	// --kubeconfig flag of its own on import.
 	fs := flag.NewFlagSet("quickstart", flag.ExitOnError)
+	fs.StringVar(&opts.nodes, "nodes", nodesAuto, "the local host's nodes: auto (a real node when this machine can run one), real, or kwok (fake nodes)")
 	fs.StringVar(&opts.kubeconfig, "kubeconfig", "", "use this existing host cluster instead of starting a local one")
 	fs.StringVar(&opts.out, "out", "", "write the host and virtual-cluster kubeconfigs to this directory")
 	fs.BoolVar(&opts.keep, "keep", false, "leave everything running until Ctrl-C")

@@ -39,6 +39,7 @@ import (
 )
 
 type options struct {
+	nodes      string
 	kubeconfig string
 	out        string
 	keep       bool
@@ -57,6 +58,7 @@ type story struct {
 	out     string
 	kubectl string
 	host    string // host kubeconfig path
+	real    bool   // the host's node runs real containers
 }
 
 func (s *story) section(format string, args ...any) {
@@ -92,8 +94,20 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 
 	var cfg *rest.Config
 	if opts.kubeconfig == "" {
-		s.section("Starting a local host cluster (etcd, kube-apiserver, controller-manager, scheduler, 2 KWOK nodes)")
-		h, err := testenv.StartHost(ctx, testenv.HostOptions{Nodes: 2})
+		real, why, err := chooseNodes(opts.nodes)
+		if err != nil {
+			return err
+		}
+		s.real = real
+		hopts := testenv.HostOptions{Nodes: 2}
+		what := "2 KWOK nodes"
+		if real {
+			hopts = testenv.HostOptions{RealNode: true}
+			what = "a real node: kubelet, containerd, runc, kube-proxy, CoreDNS, kube-router"
+		}
+		s.section("Starting a local host cluster (etcd, kube-apiserver, controller-manager, scheduler, %s)", what)
+		s.say("nodes: %s", why)
+		h, err := testenv.StartHost(ctx, hopts)
 		if err != nil {
 			return fmt.Errorf("starting the host: %w", err)
 		}
@@ -108,6 +122,11 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 			return err
 		}
 		s.say("host API server ready; kubeconfig: %s", s.host)
+		if real {
+			tm := h.NodeTimings()
+			s.say("real node Ready %s after start; CoreDNS and the NetworkPolicy enforcer ready %s after start",
+				tm.NodeReady.Round(100*time.Millisecond), tm.DNSReady.Round(100*time.Millisecond))
+		}
 	} else {
 		s.section("Using the host cluster of %s", opts.kubeconfig)
 		cfg, err = clientcmd.BuildConfigFromFlags("", opts.kubeconfig)
@@ -115,6 +134,9 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 			return err
 		}
 		s.host = opts.kubeconfig
+		// Whether the nodes of a host we did not start are real is for its
+		// owner to say.
+		s.real = opts.nodes == nodesReal
 	}
 
 	s.section("Starting the vclusterkit Engine (Tenant, Space and VirtualCluster controllers, quota webhook, syncers)")
@@ -177,6 +199,11 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	}
 	if err := s.deployApp(ctx); err != nil {
 		return err
+	}
+	if s.real {
+		if err := s.realContainers(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.refusals(ctx); err != nil {
 		return err
@@ -364,7 +391,16 @@ func (s *story) waitPhase(ctx context.Context, vc *vcluster.VirtualCluster, phas
 
 // kubectlRun runs kubectl with a kubeconfig from the output directory.
 func (s *story) kubectlRun(ctx context.Context, kubeconfigFile string, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, s.kubectl, append([]string{"--kubeconfig", filepath.Join(s.out, kubeconfigFile)}, args...)...)
+	return s.kubectlIn(ctx, filepath.Join(s.out, kubeconfigFile), stdin, args...)
+}
+
+// kubectlAbs runs kubectl with the kubeconfig at path.
+func (s *story) kubectlAbs(ctx context.Context, path string, args ...string) (string, error) {
+	return s.kubectlIn(ctx, path, "", args...)
+}
+
+func (s *story) kubectlIn(ctx context.Context, kubeconfigPath string, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.kubectl, append([]string{"--kubeconfig", kubeconfigPath}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
@@ -385,8 +421,7 @@ spec:
       labels: {app: shop}
     spec:
       containers:
-      - name: shop
-        image: registry.example/shop:1.0
+SHOP_CONTAINER
         ports: [{containerPort: 8080}]
         resources:
           requests: {cpu: 100m, memory: 64Mi}
@@ -402,7 +437,7 @@ spec:
 
 func (s *story) deployApp(ctx context.Context) error {
 	s.section("Deploying an app into team web's virtual cluster with kubectl, as member bob")
-	out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", shopApp, "apply", "-n", "default", "-f", "-")
+	out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", strings.Replace(shopApp, "SHOP_CONTAINER", s.shopContainer(), 1), "apply", "-n", "default", "-f", "-")
 	if err != nil {
 		return fmt.Errorf("kubectl apply: %v: %s", err, out)
 	}
@@ -423,7 +458,11 @@ func (s *story) deployApp(ctx context.Context) error {
 	if err := s.c.List(ctx, &hostPods, client.InNamespace("vc-web"), client.MatchingLabels{vcluster.LabelVirtualCluster: "web"}); err != nil {
 		return err
 	}
-	s.say("on the host, the same pods, translated into namespace vc-web and scheduled on KWOK nodes:")
+	nodes := "KWOK nodes (nothing runs)"
+	if s.real {
+		nodes = "the real node (real containers)"
+	}
+	s.say("on the host, the same pods, translated into namespace vc-web and scheduled on %s:", nodes)
 	for _, p := range hostPods.Items {
 		s.say("  host    │ %-40s %-8s node=%s", p.Name, p.Status.Phase, p.Spec.NodeName)
 	}
