@@ -40,8 +40,8 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^internal/tools/')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## demo: the main job.
-demo: tools
+## demo: the main job (a real node needs the packages of test-deps).
+demo: tools test-deps
 	$(GO) run ./examples/quickstart $(ARGS)
 
 ## generate: deep-copy functions and CRD manifests for the API types.
