@@ -2,12 +2,8 @@ package vclusterkit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,13 +17,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/vclusterkit/vclusterkit/internal/controllers/space"
+	"github.com/vclusterkit/vclusterkit/internal/controllers/tenant"
+	"github.com/vclusterkit/vclusterkit/internal/controllers/virtualcluster"
+	"github.com/vclusterkit/vclusterkit/internal/hostns"
+	"github.com/vclusterkit/vclusterkit/internal/names"
+	"github.com/vclusterkit/vclusterkit/internal/nsguard"
+	"github.com/vclusterkit/vclusterkit/internal/policyadmission"
+	"github.com/vclusterkit/vclusterkit/internal/projection"
+	"github.com/vclusterkit/vclusterkit/internal/quotaenforce"
+	"github.com/vclusterkit/vclusterkit/internal/snapshot"
+	"github.com/vclusterkit/vclusterkit/internal/spacetemplate"
+	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/netpol"
 	"github.com/vclusterkit/vclusterkit/quota"
-	"github.com/vclusterkit/vclusterkit/quota/admission"
 	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -35,22 +41,27 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
 )
 
-// fieldOwner is the server-side apply field manager of everything the
-// engine writes to the host.
-const fieldOwner = "vclusterkit"
-
-// Finalizers the engine's controllers put on their objects.
+// Names an embedder needs beside the Engine. The finalizers, annotations
+// and conditions the engine puts on the API objects live with their types
+// (tenancy.FinalizerTenant, vcluster.AnnotationAsleepSince, …).
 const (
-	FinalizerTenant         = "tenancy.vclusterkit.io/tenant"
-	FinalizerSpace          = "tenancy.vclusterkit.io/space"
-	FinalizerVirtualCluster = "vcluster.vclusterkit.io/virtualcluster"
+	// AnnotationCascade is tenancy.AnnotationCascade: on a Tenant, deleting
+	// it deletes its whole subtree.
+	AnnotationCascade = tenancy.AnnotationCascade
+	// LabelManagedBy marks RoleBindings, Secrets and other objects the
+	// engine owns in host namespaces (value "vclusterkit"); nothing without
+	// it is ever modified or deleted.
+	LabelManagedBy = hostns.LabelManagedBy
+	// DefaultTemplateNamespace holds space templates unless
+	// Options.TemplateNamespace says otherwise.
+	DefaultTemplateNamespace = spacetemplate.DefaultNamespace
 )
 
-// AnnotationCascade on a Tenant asks for its deletion to delete its whole
-// subtree (child tenants, spaces, virtual clusters). Without it, deleting a
-// tenant that still has any is refused: the tenant stays, with a Deleting
-// condition that lists what is in the way.
-const AnnotationCascade = "tenancy.vclusterkit.io/cascade-delete"
+// MemberKubeconfigSecret names the Secret holding a member's kubeconfig for
+// a virtual cluster (in the VirtualCluster's namespace, key "config").
+func MemberKubeconfigSecret(vcName, user string) string {
+	return names.MemberKubeconfigSecret(vcName, user)
+}
 
 // TreeSource is what the engine reads the tenant tree from. The default
 // reads the Tenant and Space objects of the host API through the manager's
@@ -155,18 +166,31 @@ type Options struct {
 	// control planes before returning).
 	LeaderElectionReleaseOnCancel bool
 	// SkipCRDInstall leaves installing the CRDs to someone else (a Helm
-	// chart); by default New installs or updates them.
+	// chart); by default Start installs or updates them before anything
+	// runs.
 	SkipCRDInstall bool
-	// ResyncPeriod requeues Ready objects so drift is repaired; zero means
-	// five minutes.
+	// ResyncPeriod requeues Ready objects so drift is repaired, and paces
+	// the store projection and the admission policy reconcile; zero means
+	// each one's default: 30 s for tenants, virtual clusters, the
+	// projection and the admission policies, five minutes for spaces.
 	ResyncPeriod time.Duration
 	// Logger is used by the manager and controllers; the zero value
 	// discards.
 	Logger logr.Logger
 	// Recorder overrides the event recorder (tests); nil means the manager's.
-	Recorder interface {
-		Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
-	}
+	Recorder lifecycle.Recorder
+	// Registerer receives the engine's metrics (the quota ledger's, and the
+	// syncers'); nil means controller-runtime's metrics.Registry, which
+	// MetricsBindAddress serves. Two Engines running at once in one process
+	// need a Registerer each: Start refuses to share one.
+	Registerer prometheus.Registerer
+	// TenantSteps, SpaceSteps and VirtualClusterSteps edit the lifecycle
+	// steps of the engine's controllers before they are registered: add
+	// steps of your own, replace or drop built-in ones
+	// (lifecycle.Customize). Nil keeps the built-in steps.
+	TenantSteps         lifecycle.Customize[*tenancy.Tenant]
+	SpaceSteps          lifecycle.Customize[*tenancy.Space]
+	VirtualClusterSteps lifecycle.Customize[*vcluster.VirtualCluster]
 }
 
 // Engine composes the tenancy, quota, netpol, vcluster and sync packages
@@ -176,26 +200,16 @@ type Options struct {
 type Engine struct {
 	mgr      ctrl.Manager
 	client   client.Client
-	store    TreeSource
+	host     *rest.Config
 	registry *vcluster.Registry
-	syncHost *syncer.Host
-	syncers  *syncerSet
 	ledger   *quota.Ledger
 	opts     Options
-	exits    chan vclusterExit
-	webhook  *admission.Server
-	activity *activityTracker
-	tracker  *admission.ObjectTracker
-	counts   *quotaCounts
-	// snapshots caches the tenant tree between changes (snapshotCache).
-	snapshots *snapshotCache
-	// exited holds, per virtual cluster (exitKey), the control-plane
-	// process death reported by ComponentExited and not yet recovered from.
-	exited sync.Map
+	policy   *policyadmission.PolicyAdmission
 }
 
-// New validates opts, installs the CRDs (unless SkipCRDInstall) and builds
-// the manager with every controller registered. Nothing runs until Start.
+// New validates opts and builds the manager with every controller
+// registered. It does no I/O: nothing runs, and nothing is written to the
+// host, until Start.
 func New(host *rest.Config, opts Options) (*Engine, error) {
 	if host == nil {
 		return nil, errors.New("vclusterkit.New: host config is required")
@@ -208,6 +222,9 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 	}
 	if opts.Logger.GetSink() == nil {
 		opts.Logger = logr.Discard()
+	}
+	if opts.Syncers == nil {
+		opts.Syncers = DefaultSyncers
 	}
 	s := opts.Scheme
 	if s == nil {
@@ -243,43 +260,10 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vclusterkit.New: manager: %w", err)
 	}
-	e := &Engine{
-		mgr:    mgr,
-		client: mgr.GetClient(),
-		opts:   opts,
-		ledger: quota.NewLedger(quota.LedgerOptions{}),
-		exits:  make(chan vclusterExit, 64),
-
-		activity: newActivityTracker(),
-	}
-	e.store = opts.Tree
-	switch {
-	case e.store != nil:
-	case opts.Store != nil:
-		e.store = opts.Store
-	default:
-		e.store = cacheTree{mgr.GetClient()}
-	}
-	if opts.Store != nil {
-		resync := opts.ResyncPeriod
-		if resync <= 0 {
-			resync = 30 * time.Second
-		}
-		if err := mgr.Add(&projection{store: opts.Store, client: mgr.GetClient(), resync: resync}); err != nil {
-			return nil, err
-		}
-	}
+	e := &Engine{mgr: mgr, client: mgr.GetClient(), host: host, opts: opts, ledger: quota.NewLedger(quota.LedgerOptions{})}
 	e.registry = opts.Provisioners
 	if e.registry == nil {
-		lo := opts.Local
-		userExit := lo.OnComponentExit
-		lo.OnComponentExit = func(ns, name, component string, err error) {
-			e.ComponentExited(ns, name, component, err)
-			if userExit != nil {
-				userExit(ns, name, component, err)
-			}
-		}
-		lp, err := local.New(lo)
+		lp, err := local.New(opts.Local)
 		if err != nil {
 			return nil, fmt.Errorf("vclusterkit.New: local provisioner: %w", err)
 		}
@@ -288,79 +272,145 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if opts.Syncers == nil {
-		e.opts.Syncers = DefaultSyncers
-	}
-	e.syncHost, err = syncer.NewHost(host, syncer.HostOptions{Scheme: s, Unfiltered: builtin.HostOptions()})
-	if err != nil {
-		return nil, fmt.Errorf("vclusterkit.New: sync host: %w", err)
-	}
-	if err := mgr.Add(e.syncHost); err != nil {
-		return nil, err
-	}
-	e.syncers = newSyncerSet(e.syncHost)
-	if err := mgr.Add(manager.RunnableFunc(e.syncers.run)); err != nil {
-		return nil, err
-	}
-
-	if !opts.SkipCRDInstall {
-		if err := installCRDs(host, s); err != nil {
-			return nil, err
-		}
-	}
-	for _, setup := range []func() error{e.setupSnapshotCache, e.setupTenants, e.setupSpaces, e.setupVirtualClusters, e.setupNamespaceGuard, e.setupQuota, e.setupPolicyAdmission} {
-		if err := setup(); err != nil {
-			return nil, err
-		}
-	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return nil, err
-	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
-		return nil, err
-	}
-	if err := metrics.Registry.Register(quota.NewCollector(e.ledger)); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			return nil, fmt.Errorf("registering quota metrics: %w", err)
-		}
+	if err := e.setup(); err != nil {
+		return nil, fmt.Errorf("vclusterkit.New: %w", err)
 	}
 	return e, nil
 }
 
-// Start runs the engine until ctx ends, then stops every syncer, the
+// setup builds the engine's parts and registers them with the manager.
+func (e *Engine) setup() error {
+	mgr, opts := e.mgr, e.opts
+	resync := func(d time.Duration) time.Duration {
+		if opts.ResyncPeriod != 0 {
+			return opts.ResyncPeriod
+		}
+		return d
+	}
+	recorder := func(name string) lifecycle.Recorder {
+		if opts.Recorder != nil {
+			return opts.Recorder
+		}
+		return mgr.GetEventRecorder(name)
+	}
+
+	// The tenant tree: from Tree, else Store, else the manager's cache (then
+	// snapshots are cached between changes).
+	snapshots := &snapshot.Reader{Source: opts.Tree}
+	switch {
+	case opts.Tree != nil:
+	case opts.Store != nil:
+		snapshots.Source = opts.Store
+	default:
+		snapshots.Source = snapshot.CacheSource{Reader: mgr.GetClient()}
+		if err := mgr.Add(snapshots.Follow(mgr.GetCache())); err != nil {
+			return err
+		}
+	}
+	if opts.Store != nil {
+		if err := mgr.Add(&projection.Projection{Store: opts.Store, Client: e.client, Resync: resync(30 * time.Second)}); err != nil {
+			return err
+		}
+	}
+
+	syncHost, err := syncer.NewHost(e.host, syncer.HostOptions{Scheme: opts.Scheme, Unfiltered: builtin.HostOptions()})
+	if err != nil {
+		return fmt.Errorf("sync host: %w", err)
+	}
+	if err := mgr.Add(syncHost); err != nil {
+		return err
+	}
+	enforcer, err := quotaenforce.New(mgr, e.ledger, snapshots, quotaenforce.WebhookOptions{
+		QuotaDisabled: opts.Quota.Disabled,
+		// The store validates its writes; the host objects are its
+		// projection.
+		Tenancy:              !opts.TenancyWebhook.Disabled && opts.Store == nil,
+		TenancyFailurePolicy: opts.TenancyWebhook.FailurePolicy,
+		Addr:                 opts.Quota.Addr, Service: opts.Quota.Service, Hosts: opts.Quota.Hosts,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(enforcer); err != nil {
+		return err
+	}
+	e.policy, err = policyadmission.New(mgr, snapshots, opts.Logger, resync(30*time.Second))
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(e.policy); err != nil {
+		return err
+	}
+
+	namespaces := &hostns.Shaper{Client: e.client, NetworkPolicy: opts.NetworkPolicy}
+	for _, c := range []interface{ SetupWithManager(ctrl.Manager) error }{
+		&tenant.Reconciler{
+			Client: e.client, Recorder: recorder("vclusterkit-tenant"), Snapshots: snapshots,
+			Ledger: e.ledger, Quota: enforcer, ResyncAfter: resync(30 * time.Second), Customize: opts.TenantSteps,
+		},
+		&space.Reconciler{
+			Client: e.client, Recorder: recorder("vclusterkit-space"), Snapshots: snapshots, Namespaces: namespaces,
+			Templates:   &spacetemplate.Applier{Client: e.client, Namespace: opts.TemplateNamespace},
+			ResyncAfter: resync(5 * time.Minute), Customize: opts.SpaceSteps,
+		},
+		&virtualcluster.Reconciler{
+			Client: e.client, Recorder: recorder("vclusterkit-virtualcluster"), Snapshots: snapshots, Namespaces: namespaces,
+			Provisioners: e.registry, Syncers: virtualcluster.SyncersFunc(opts.Syncers), SyncHost: syncHost,
+			QuotaAdmit: enforcer.Admit, Registerer: opts.Registerer,
+			ResyncAfter: resync(30 * time.Second), Customize: opts.VirtualClusterSteps,
+		},
+		&nsguard.Reconciler{Client: e.client, Recorder: recorder("vclusterkit-namespace-guard")},
+	} {
+		if err := c.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("ping", healthz.Ping)
+}
+
+// Start installs the CRDs (unless Options.SkipCRDInstall) and the namespace
+// guard, runs the engine until ctx ends, then stops every syncer, the
 // webhook and the manager, and shuts down the control planes of
-// provisioners that have a Shutdown(ctx) method (the local provisioner),
-// keeping their state: the next Start finds every virtual cluster again.
-// Deleting the VirtualCluster objects is what removes them.
+// provisioners that run them in this process (vcluster.Shutdowner, as the
+// local provisioner does), keeping their state: the next Start (of a new
+// Engine) finds every virtual cluster again. Deleting the VirtualCluster
+// objects is what removes them. Every goroutine the engine started has
+// ended when Start returns. An Engine starts once.
 func (e *Engine) Start(ctx context.Context) error {
-	err := e.mgr.Start(ctx)
+	reg := e.opts.Registerer
+	if reg == nil {
+		reg = metrics.Registry
+	}
+	collector := quota.NewCollector(e.ledger)
+	if err := reg.Register(collector); err != nil {
+		return fmt.Errorf("vclusterkit: registering quota metrics (two Engines running at once need an Options.Registerer each): %w", err)
+	}
+	defer reg.Unregister(collector)
+	defer e.shutdownProvisioners()
+	if !e.opts.SkipCRDInstall {
+		if err := installCRDs(ctx, e.host, e.opts.Scheme); err != nil {
+			return err
+		}
+	}
+	if err := e.policy.Prepare(ctx); err != nil {
+		return fmt.Errorf("vclusterkit: %w", err)
+	}
+	return e.mgr.Start(ctx)
+}
+
+// shutdownProvisioners stops the control planes that run in this process.
+func (e *Engine) shutdownProvisioners() {
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, name := range e.registry.Names() {
-		if p, perr := e.registry.Get(name); perr == nil {
-			if s, ok := p.(interface{ Shutdown(context.Context) }); ok {
+		if p, err := e.registry.Get(name); err == nil {
+			if s, ok := p.(vcluster.Shutdowner); ok {
 				s.Shutdown(sctx)
 			}
 		}
-	}
-	return err
-}
-
-// ComponentExited tells the engine that a process of a virtual control
-// plane exited unexpectedly, so its VirtualCluster is reconciled (and the
-// death shown on its conditions) at once rather than at the next resync.
-// The engine wires it for the local provisioner it builds itself; an
-// embedder who passes Options.Provisioners with a local provisioner of its
-// own sets local.Options.OnComponentExit to this method.
-func (e *Engine) ComponentExited(hostNamespace, name, component string, err error) {
-	// Recorded, so the death shows on the VirtualCluster even when the
-	// reconcile it triggers reads an object from the cache that does not
-	// say Ready yet (a death right after the first start).
-	e.exited.Store(exitKey(hostNamespace, name), fmt.Sprintf("not running: %s: %v", component, err))
-	select {
-	case e.exits <- vclusterExit{namespace: hostNamespace, name: name, component: component, err: err}:
-	default: // a full channel already holds a wake-up
 	}
 }
 
@@ -374,14 +424,29 @@ func (e *Engine) Provisioners() *vcluster.Registry { return e.registry }
 // Ledger returns the quota ledger the webhook and the syncers admit against.
 func (e *Engine) Ledger() *quota.Ledger { return e.ledger }
 
+// Wake wakes a virtual cluster that sleeps for inactivity (it does not
+// override Spec.Sleep.Paused, which the owner of the spec controls).
+func (e *Engine) Wake(ctx context.Context, namespace, name string) error {
+	vc := &vcluster.VirtualCluster{}
+	if err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, vc); err != nil {
+		return err
+	}
+	if _, ok := vc.Annotations[vcluster.AnnotationAsleepSince]; !ok {
+		return nil
+	}
+	patch := client.MergeFrom(vc.DeepCopy())
+	delete(vc.Annotations, vcluster.AnnotationAsleepSince)
+	return e.client.Patch(ctx, vc, patch)
+}
+
 // installCRDs installs the tenancy and vcluster CRDs and waits until they
 // are established.
-func installCRDs(cfg *rest.Config, s *runtime.Scheme) error {
+func installCRDs(ctx context.Context, cfg *rest.Config, s *runtime.Scheme) error {
 	c, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {
 		return fmt.Errorf("installing CRDs: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := tenancy.InstallCRDs(ctx, c); err != nil {
 		return fmt.Errorf("installing tenancy CRDs: %w", err)
@@ -390,45 +455,4 @@ func installCRDs(cfg *rest.Config, s *runtime.Scheme) error {
 		return fmt.Errorf("installing vcluster CRDs: %w", err)
 	}
 	return nil
-}
-
-// cacheTree reads the tree from the manager's cache.
-type cacheTree struct{ c client.Reader }
-
-func (t cacheTree) ListTenants(ctx context.Context) (*tenancy.TenantList, error) {
-	l := &tenancy.TenantList{}
-	return l, t.c.List(ctx, l)
-}
-
-func (t cacheTree) ListSpaces(ctx context.Context) (*tenancy.SpaceList, error) {
-	l := &tenancy.SpaceList{}
-	return l, t.c.List(ctx, l)
-}
-
-// dnsSafe turns s into a DNS-label-safe name part that never collides
-// for different inputs: s itself when it already is one (lower case, at
-// most 40 characters), else a lower-cased, cut-down form followed by 8 hex
-// characters of the SHA-256 of s ("Bob" and "bob", "bob.smith" and
-// "bob-smith" get different names).
-func dnsSafe(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == s && len(out) <= 40 && out != "" {
-		return out
-	}
-	if len(out) > 31 {
-		out = strings.TrimRight(out[:31], "-")
-	}
-	sum := sha256.Sum256([]byte(s))
-	if out == "" {
-		return hex.EncodeToString(sum[:4])
-	}
-	return out + "-" + hex.EncodeToString(sum[:4])
 }

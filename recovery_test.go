@@ -72,7 +72,7 @@ func TestControlPlaneProcessDeathIsShownAndRecovered(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, vclusterkit.ConditionComponentsHealthy),
+		return got.Status.Phase == vcluster.PhaseRunning && meta.IsStatusConditionTrue(got.Status.Conditions, vcluster.ConditionComponentsHealthy),
 			fmt.Sprintf("phase %s conditions %+v", got.Status.Phase, got.Status.Conditions)
 	}
 	eventually(t, 3*time.Minute, "the virtual cluster to run", running)
@@ -95,7 +95,7 @@ func TestControlPlaneProcessDeathIsShownAndRecovered(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		c := meta.FindStatusCondition(got.Status.Conditions, vclusterkit.ConditionComponentsHealthy)
+		c := meta.FindStatusCondition(got.Status.Conditions, vcluster.ConditionComponentsHealthy)
 		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "kube-apiserver"), fmt.Sprintf("conditions %+v", got.Status.Conditions)
 	})
 	eventually(t, 2*time.Minute, "the engine to bring the control plane back", running)

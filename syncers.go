@@ -1,18 +1,13 @@
 package vclusterkit
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
-	"sync"
-	"time"
 
-	"k8s.io/client-go/rest"
 	psapi "k8s.io/pod-security-admission/api"
 
-	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
 	"github.com/vclusterkit/vclusterkit/sync/resources/ingresses"
 	"github.com/vclusterkit/vclusterkit/sync/resources/nodes"
@@ -44,7 +39,7 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 		Pods: pods.Options{PodSecurity: level, NodeSelector: pol.NodeSelector,
 			AllowedRuntimeClasses: pol.AllowedRuntimeClasses, AllowedPriorityClasses: pol.AllowedPriorityClasses},
 		AllConfigMaps:          vc.Spec.Sync.AllConfigMaps,
-		AllSecrets:             vc.Spec.Sync.AllConfigMaps,
+		AllSecrets:             vc.Spec.Sync.AllSecrets,
 		PersistentVolumeClaims: persistentvolumeclaims.Options{AllowedStorageClasses: pol.AllowedStorageClasses},
 		Nodes:                  nodes.Options{Mode: nodes.Fake},
 	}
@@ -95,98 +90,4 @@ func routableAPIServer(endpoint string) (string, int32) {
 		port = p
 	}
 	return u.Hostname(), int32(port)
-}
-
-type syncerSpec struct {
-	name, hostNamespace string
-	config              *rest.Config
-	syncers             []syncer.Syncer
-	generation          int64
-	admit               syncer.AdmitFunc
-}
-
-type runningSyncer struct {
-	spec   syncerSpec
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-}
-
-// syncerSet runs one sync engine per virtual cluster inside the engine's
-// process, all sharing the host cache.
-type syncerSet struct {
-	host    *syncer.Host
-	mu      sync.Mutex
-	root    context.Context
-	running map[string]*runningSyncer
-}
-
-func newSyncerSet(h *syncer.Host) *syncerSet {
-	return &syncerSet{host: h, running: map[string]*runningSyncer{}}
-}
-
-// run is the manager runnable: it provides the context the syncers run in
-// and stops them all when the manager stops.
-func (s *syncerSet) run(ctx context.Context) error {
-	s.mu.Lock()
-	s.root = ctx
-	s.mu.Unlock()
-	<-ctx.Done()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, r := range s.running {
-		r.cancel()
-		<-r.done
-		delete(s.running, k)
-	}
-	return nil
-}
-
-// ensure starts the syncer for key, or restarts it when it died or its
-// spec's generation changed.
-func (s *syncerSet) ensure(ctx context.Context, key string, spec syncerSpec) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.root == nil {
-		return lifecycle.Wait(time.Second, "waiting for the engine to start")
-	}
-	if r, ok := s.running[key]; ok {
-		select {
-		case <-r.done:
-			delete(s.running, key) // died: start again below
-		default:
-			if r.spec.generation == spec.generation {
-				return nil
-			}
-			r.cancel()
-			<-r.done
-			delete(s.running, key)
-		}
-	}
-	eng, err := syncer.New(s.host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit})
-	if err != nil {
-		return lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
-	}
-	rctx, cancel := context.WithCancel(s.root)
-	r := &runningSyncer{spec: spec, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.err = eng.Start(rctx)
-	}()
-	s.running[key] = r
-	return nil
-}
-
-// stop stops the syncer for key and waits for it; a syncer not running is
-// not an error.
-func (s *syncerSet) stop(_ context.Context, key string) error {
-	s.mu.Lock()
-	r, ok := s.running[key]
-	delete(s.running, key)
-	s.mu.Unlock()
-	if ok {
-		r.cancel()
-		<-r.done
-	}
-	return nil
 }

@@ -71,7 +71,7 @@ func TestSpaceTemplate(t *testing.T) {
 		if err := hostC.Get(ctx, client.ObjectKey{Namespace: "tpl-good", Name: "pod-reader"}, &rbacv1.Role{}); err != nil {
 			return false, "role: " + err.Error()
 		}
-		return settings.Labels[vclusterkit.LabelTemplate] == "starter" && settings.Data["log-level"] == "info", fmt.Sprintf("labels %v data %v", settings.Labels, settings.Data)
+		return settings.Labels[tenancy.LabelTemplate] == "starter" && settings.Data["log-level"] == "info", fmt.Sprintf("labels %v data %v", settings.Labels, settings.Data)
 	})
 	patch := client.MergeFrom(settings.DeepCopy())
 	settings.Data["log-level"] = "debug"
@@ -94,7 +94,7 @@ func TestSpaceTemplate(t *testing.T) {
 		if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, sp); err != nil {
 			return false, err.Error()
 		}
-		got := sp.Annotations[vclusterkit.AnnotationTemplateKinds]
+		got := sp.Annotations[tenancy.AnnotationTemplateKinds]
 		return got == "rbac.authorization.k8s.io/v1/Role,v1/ConfigMap", got
 	})
 	// The Role dropped from the template is pruned; the ConfigMap stays.
@@ -128,7 +128,7 @@ func TestSpaceTemplate(t *testing.T) {
 		if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, got); err != nil {
 			return false, err.Error()
 		}
-		_, recorded := got.Annotations[vclusterkit.AnnotationTemplateKinds]
+		_, recorded := got.Annotations[tenancy.AnnotationTemplateKinds]
 		return !recorded, fmt.Sprintf("annotations %v", got.Annotations)
 	})
 	if err := hostC.Get(ctx, client.ObjectKey{Namespace: "tpl-good", Name: "mine"}, &corev1.ConfigMap{}); err != nil {

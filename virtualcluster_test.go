@@ -246,8 +246,8 @@ func TestSleepAfterInactivity(t *testing.T) {
 	eventually(t, 3*time.Minute, "the virtual cluster to run", phase(vcluster.PhaseRunning))
 	eventually(t, 90*time.Second, "the idle virtual cluster to fall asleep", phase(vcluster.PhaseSleeping))
 	got, _ := getVC(ctx, "hooli", "idle")
-	if got.Annotations[vclusterkit.AnnotationAsleepSince] == "" {
-		t.Fatalf("asleep without %s", vclusterkit.AnnotationAsleepSince)
+	if got.Annotations[vcluster.AnnotationAsleepSince] == "" {
+		t.Fatalf("asleep without %s", vcluster.AnnotationAsleepSince)
 	}
 
 	if err := engine.Wake(ctx, "hooli", "idle"); err != nil {

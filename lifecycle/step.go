@@ -58,6 +58,49 @@ func (s Steps[T]) insert(name string, step Step[T], offset int) (Steps[T], error
 	return append(out, s[at:]...), nil
 }
 
+// Replace returns a copy of s with the step named step.Name replaced by
+// step (keeping its place), or an error when there is no such step.
+func (s Steps[T]) Replace(step Step[T]) (Steps[T], error) {
+	if err := step.validate(); err != nil {
+		return nil, err
+	}
+	for i, st := range s {
+		if st.Name == step.Name {
+			out := append(Steps[T](nil), s...)
+			out[i] = step
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("lifecycle: no step named %q to replace (have %v)", step.Name, s.Names())
+}
+
+// StepSet is the steps of a Reconciler by stage, for an embedder to edit
+// before a controller is registered (see Customize).
+type StepSet[T client.Object] struct {
+	Provision, Sleep, Teardown Steps[T]
+}
+
+// Customize edits the steps of a controller whose steps someone else
+// wrote (the engine's Tenant, Space and VirtualCluster controllers): add
+// steps of your own with InsertBefore and InsertAfter, swap a built-in one
+// with Replace, or drop one. The step names are the condition types the
+// controller sets. It runs once, before the controller is registered; an
+// error stops the registration.
+type Customize[T client.Object] func(*StepSet[T]) error
+
+// Apply runs c (nil: no change) on r's steps.
+func (c Customize[T]) Apply(r *Reconciler[T]) error {
+	if c == nil {
+		return nil
+	}
+	set := StepSet[T]{Provision: r.Provision, Sleep: r.Sleep, Teardown: r.Teardown}
+	if err := c(&set); err != nil {
+		return fmt.Errorf("lifecycle.Reconciler %s: customizing steps: %w", r.Name, err)
+	}
+	r.Provision, r.Sleep, r.Teardown = set.Provision, set.Sleep, set.Teardown
+	return nil
+}
+
 // Names lists the steps' names in order.
 func (s Steps[T]) Names() []string {
 	out := make([]string, len(s))

@@ -31,3 +31,38 @@ func TreeLabels(path []string) map[string]string {
 	}
 	return out
 }
+
+// Finalizers and annotations the engine (the root package's Tenant and
+// Space controllers) puts on Tenant and Space objects.
+const (
+	// FinalizerTenant is on every Tenant the engine reconciles; it is
+	// removed once the tenant's teardown is done.
+	FinalizerTenant = "tenancy.vclusterkit.io/tenant"
+	// FinalizerSpace is on every Space the engine reconciles.
+	FinalizerSpace = "tenancy.vclusterkit.io/space"
+
+	// AnnotationCascade on a Tenant asks for its deletion to delete its
+	// whole subtree (child tenants, spaces, virtual clusters). Without it,
+	// deleting a tenant that still has any is refused: the tenant stays,
+	// with a Deleting condition that lists what is in the way.
+	AnnotationCascade = "tenancy.vclusterkit.io/cascade-delete"
+
+	// AnnotationNamespaceUID on a Space or VirtualCluster records the UID
+	// of the host namespace the engine created for it, which is how the
+	// engine knows its namespace even after someone rewrote its labels.
+	AnnotationNamespaceUID = "tenancy.vclusterkit.io/namespace-uid"
+
+	// LabelProjected marks Tenant and Space objects on the host that the
+	// engine projects from a tenancy.Store that is the source of truth.
+	// Only objects with it are updated or deleted by the projection.
+	LabelProjected = "tenancy.vclusterkit.io/projected"
+
+	// LabelTemplate marks the objects a space template put in a space's
+	// namespace; its value is the template's name.
+	LabelTemplate = "tenancy.vclusterkit.io/template"
+	// AnnotationTemplateKinds on a Space records the kinds of the objects
+	// its template put in its namespace, so that the ones later dropped
+	// from the template (all of them, when the Space's template is
+	// removed) can be found and pruned.
+	AnnotationTemplateKinds = "tenancy.vclusterkit.io/template-kinds"
+)

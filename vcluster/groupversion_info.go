@@ -32,3 +32,19 @@ const LabelVirtualClusterNamespace = "vcluster.vclusterkit.io/namespace"
 // tenant ("tenancy.vclusterkit.io/tenant"); repeated here so this package
 // does not import tenancy for one string.
 const LabelTenant = "tenancy.vclusterkit.io/tenant"
+
+// Finalizer, annotation and condition the engine (the root package's
+// VirtualCluster controller) uses on VirtualCluster objects.
+const (
+	// FinalizerVirtualCluster is on every VirtualCluster the engine
+	// reconciles; it is removed once the teardown is done.
+	FinalizerVirtualCluster = "vcluster.vclusterkit.io/virtualcluster"
+	// AnnotationAsleepSince is set by the engine on a VirtualCluster it put
+	// to sleep for inactivity (Spec.Sleep.AfterInactivity). Remove it, or
+	// call the Engine's Wake, to wake the virtual cluster on demand; the
+	// inactivity clock starts again then.
+	AnnotationAsleepSince = "vcluster.vclusterkit.io/asleep-since"
+	// ConditionComponentsHealthy is False while a control-plane process
+	// has died; the reconcile brings it back.
+	ConditionComponentsHealthy = "ComponentsHealthy"
+)

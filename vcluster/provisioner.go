@@ -116,6 +116,40 @@ type HealthReporter interface {
 	Health(ctx context.Context, vc *VirtualCluster) (Health, error)
 }
 
+// ComponentExit is a control-plane process that exited without being
+// stopped.
+// +kubebuilder:object:generate=false
+type ComponentExit struct {
+	// HostNamespace and Name identify the virtual cluster
+	// (VirtualCluster.EffectiveHostNamespace and its name).
+	HostNamespace, Name string
+	// Component is the process that exited ("kube-apiserver", …).
+	Component string
+	// Err is why it exited.
+	Err error
+}
+
+// ExitReporter is implemented by provisioners that run control-plane
+// processes themselves and learn at once when one exits unexpectedly
+// (vcluster/local). A controller that finds it by type assertion subscribes,
+// so the VirtualCluster is reconciled (and the death shown) at once rather
+// than at its next Health poll, without anyone wiring a callback.
+// +kubebuilder:object:generate=false
+type ExitReporter interface {
+	// ReportExits calls report for every exit until stop is called. report
+	// may be called from any goroutine and must not block.
+	ReportExits(report func(ComponentExit)) (stop func())
+}
+
+// Shutdowner is implemented by provisioners whose control planes run inside
+// the embedding process (vcluster/local): Shutdown stops them all, keeping
+// their state, so the next run of the program starts them again. The engine
+// calls it when it stops.
+// +kubebuilder:object:generate=false
+type Shutdowner interface {
+	Shutdown(ctx context.Context)
+}
+
 // User is an identity inside a virtual cluster.
 // +kubebuilder:object:generate=false
 type User struct {

@@ -67,9 +67,14 @@ type SyncSpec struct {
 	// Nodes selects fake or real nodes inside the virtual cluster; empty means Fake.
 	// +optional
 	Nodes NodeSyncMode `json:"nodes,omitempty"`
-	// AllConfigMaps syncs every ConfigMap and Secret, not only those a synced pod references.
+	// AllConfigMaps syncs every ConfigMap, not only those a synced pod references.
 	// +optional
 	AllConfigMaps bool `json:"allConfigMaps,omitempty"`
+	// AllSecrets syncs every Secret, not only those a synced pod references.
+	// Secrets hold credentials: set it only when every Secret of the virtual
+	// cluster may be copied into the tenant's host namespace.
+	// +optional
+	AllSecrets bool `json:"allSecrets,omitempty"`
 }
 
 // IsolationOverrides tighten the owning tenant's policy for this virtual

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 
@@ -44,46 +42,19 @@ func (p *Portal) load(ctx context.Context) (*snapshot, error) {
 	if err := p.opts.Client.List(ctx, &vl); err != nil {
 		return nil, fmt.Errorf("listing virtual clusters: %w", err)
 	}
-	s := &snapshot{tenants: tl.Items, spaces: sl.Items, vcs: vl.Items, invalid: map[string]string{}}
-	for {
-		tree, err := tenancy.NewTree(s.tenants, s.spaces, tenancy.TreeOptions{})
-		if err == nil {
-			s.tree = tree
-			return s, nil
-		}
-		var inv *tenancy.InvalidError
-		if !errors.As(err, &inv) {
-			return nil, fmt.Errorf("the tenant tree: %w", err)
-		}
-		bad := map[string][]string{}
-		for _, fe := range inv.Errs {
-			if key := offender(fe.Field); key != "" {
-				bad[key] = append(bad[key], fe.Error())
-			}
-		}
-		if len(bad) == 0 {
-			return nil, fmt.Errorf("the tenant tree: %w", err)
-		}
-		for key, msgs := range bad {
-			s.invalid[key] = strings.Join(msgs, "; ")
-		}
-		// Children of a left-out tenant miss their parent next round.
-		s.tenants = slices.DeleteFunc(slices.Clone(s.tenants), func(t tenancy.Tenant) bool { return bad["tenant/"+t.Name] != nil })
-		s.spaces = slices.DeleteFunc(slices.Clone(s.spaces), func(sp tenancy.Space) bool { return bad["space/"+sp.Name] != nil })
+	pt, err := tenancy.NewPartialTree(tl.Items, sl.Items, tenancy.TreeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("the tenant tree: %w", err)
 	}
-}
-
-// offender turns a tree validation path ("tenants[x].spec.parent") into
-// "tenant/x".
-func offender(path string) string {
-	for _, kind := range []string{"tenants", "spaces"} {
-		if rest, ok := strings.CutPrefix(path, kind+"["); ok {
-			if name, _, ok := strings.Cut(rest, "]"); ok {
-				return strings.TrimSuffix(kind, "s") + "/" + name
-			}
+	s := &snapshot{tenants: pt.Tenants, spaces: pt.Spaces, vcs: vl.Items, tree: pt.Tree, invalid: map[string]string{}}
+	for key, errs := range pt.Invalid {
+		msgs := make([]string, len(errs))
+		for i, fe := range errs {
+			msgs[i] = fe.Error()
 		}
+		s.invalid[key] = strings.Join(msgs, "; ")
 	}
-	return ""
+	return s, nil
 }
 
 // tenantView is one node of the tree page.

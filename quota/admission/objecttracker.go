@@ -46,20 +46,10 @@ type ObjectTracker struct {
 	// ObjectKeyFor is the key of a claim or Service and must match
 	// Webhook.ObjectKeyFor; default its UID.
 	ObjectKeyFor func(metav1.Object) types.UID
-	// Context is used for resolving namespaces and logging in event handlers; default
-	// context.Background().
-	Context context.Context
-}
-
-func (t *ObjectTracker) ctx() context.Context {
-	if t.Context != nil {
-		return t.Context
-	}
-	return context.Background()
 }
 
 func (t *ObjectTracker) pods() *Tracker {
-	return &Tracker{Ledger: t.Ledger, Resolver: t.Resolver, KeyFor: t.KeyFor, Context: t.Context}
+	return &Tracker{Ledger: t.Ledger, Resolver: t.Resolver, KeyFor: t.KeyFor}
 }
 
 // Key is the ledger key of obj (KeyFor for pods, ObjectKeyFor otherwise).
@@ -95,14 +85,16 @@ func (t *ObjectTracker) Observe(ctx context.Context, obj client.Object) error {
 func (t *ObjectTracker) Forget(obj client.Object) bool { return t.Ledger.Release(t.Key(obj)) }
 
 // EventHandler adapts the tracker to informer events of pods, claims and Services.
-func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
+// ctx is used for resolving namespaces and logging in the handlers: pass the one
+// the informer runs under.
+func (t *ObjectTracker) EventHandler(ctx context.Context) cache.ResourceEventHandler {
 	log := func(err error, obj client.Object) {
 		if err != nil {
-			ctrl.LoggerFrom(t.ctx()).Error(err, "quota: observing object", "kind", fmt.Sprintf("%T", obj),
+			ctrl.LoggerFrom(ctx).Error(err, "quota: observing object", "kind", fmt.Sprintf("%T", obj),
 				"namespace", obj.GetNamespace(), "name", obj.GetName())
 		}
 	}
-	podHandler := t.pods().EventHandler()
+	podHandler := t.pods().EventHandler(ctx)
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if _, ok := obj.(*corev1.Pod); ok {
@@ -118,12 +110,12 @@ func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
 			if _, committed := t.Ledger.Holds(t.Key(o)); committed {
 				return
 			}
-			log(t.Observe(t.ctx(), o), o)
+			log(t.Observe(ctx, o), o)
 		},
 		UpdateFunc: func(oldObj, newObj any) {
 			if pod, ok := newObj.(*corev1.Pod); ok {
 				old, _ := oldObj.(*corev1.Pod)
-				if old == nil || !t.resized(old, pod) {
+				if old == nil || !t.resized(ctx, old, pod) {
 					podHandler.OnUpdate(oldObj, newObj)
 				}
 				return
@@ -140,7 +132,7 @@ func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
 			oldUsage, _ := ObjectUsage(old, nil)
 			key := t.Key(o)
 			if _, committed := t.Ledger.Holds(key); !committed || !equality.Semantic.DeepEqual(oldUsage, newUsage) {
-				log(t.Observe(t.ctx(), o), o)
+				log(t.Observe(ctx, o), o)
 			}
 			// The new usage is charged now: the reservation the webhook made for this
 			// transition has done its job.
@@ -165,7 +157,7 @@ func (t *ObjectTracker) EventHandler() cache.ResourceEventHandler {
 // in-place resize asked for, or applied by the kubelet): the charge moves to the new
 // usage, and the reservation the webhook made for the resize (UpdateKey) is released.
 // It reports false, leaving the update to Tracker, for anything else.
-func (t *ObjectTracker) resized(old, pod *corev1.Pod) bool {
+func (t *ObjectTracker) resized(ctx context.Context, old, pod *corev1.Pod) bool {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return false
 	}
@@ -179,7 +171,6 @@ func (t *ObjectTracker) resized(old, pod *corev1.Pod) bool {
 	if _, committed := t.Ledger.Holds(key); !committed {
 		return false
 	}
-	ctx := t.ctx()
 	ns, err := t.Resolver.Resolve(ctx, pod.Namespace)
 	if err == nil && ns.Node != "" {
 		err = t.Ledger.Recharge(quota.Object{UID: key, Node: ns.Node, Resources: quota.PodUsage(pod, ns.Defaults)})
@@ -195,9 +186,9 @@ func (t *ObjectTracker) resized(old, pod *corev1.Pod) bool {
 
 // CountedEventHandler adapts the tracker to the events of a metadata informer of
 // resource gr (one whose objects are *metav1.PartialObjectMetadata), charging each
-// object its count (quota.CountUsage).
-func (t *ObjectTracker) CountedEventHandler(gr schema.GroupResource) cache.ResourceEventHandler {
-	h := t.EventHandler()
+// object its count (quota.CountUsage). ctx is as for EventHandler.
+func (t *ObjectTracker) CountedEventHandler(ctx context.Context, gr schema.GroupResource) cache.ResourceEventHandler {
+	h := t.EventHandler(ctx)
 	wrap := func(obj any) any {
 		switch o := obj.(type) {
 		case *metav1.PartialObjectMetadata:

@@ -26,7 +26,7 @@ func TestObjectTrackerEvents(t *testing.T) {
 		}
 		return admission.Namespace{Node: "acme"}, nil
 	})}
-	h := tr.EventHandler()
+	h := tr.EventHandler(context.Background())
 	used := func(res string) int64 {
 		t.Helper()
 		u, err := l.Usage("acme")

@@ -24,16 +24,6 @@ type Tracker struct {
 	Resolver Resolver
 	// KeyFor must match Webhook.KeyFor; default the pod's UID.
 	KeyFor func(*corev1.Pod) types.UID
-	// Context is used for resolving namespaces and logging in event handlers; default
-	// context.Background().
-	Context context.Context
-}
-
-func (t *Tracker) ctx() context.Context {
-	if t.Context != nil {
-		return t.Context
-	}
-	return context.Background()
 }
 
 // Observe records the current state of one pod.
@@ -59,12 +49,13 @@ func (t *Tracker) Observe(ctx context.Context, pod *corev1.Pod) error {
 // Forget releases a deleted pod's charge; a second call frees nothing.
 func (t *Tracker) Forget(pod *corev1.Pod) bool { return t.Ledger.Release(keyFor(t.KeyFor, pod)) }
 
-// EventHandler adapts the tracker to informer events.
-func (t *Tracker) EventHandler() cache.ResourceEventHandler {
+// EventHandler adapts the tracker to informer events. ctx is used for resolving
+// namespaces and logging in the handlers: pass the one the informer runs under.
+func (t *Tracker) EventHandler(ctx context.Context) cache.ResourceEventHandler {
 	observe := func(obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok {
-			if err := t.Observe(t.ctx(), pod); err != nil {
-				ctrl.LoggerFrom(t.ctx()).Error(err, "quota: observing pod", "namespace", pod.Namespace, "name", pod.Name)
+			if err := t.Observe(ctx, pod); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "quota: observing pod", "namespace", pod.Namespace, "name", pod.Name)
 			}
 		}
 	}

@@ -112,11 +112,11 @@ func setupCounted(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.Limit
 	})
 
 	// One ObjectTracker follows pods, claims and Services (it runs pods through Tracker).
-	tracker := &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver, Context: ctx}
+	tracker := &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver}
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	for _, inf := range []cache.SharedIndexInformer{factory.Core().V1().Pods().Informer(),
 		factory.Core().V1().PersistentVolumeClaims().Informer(), factory.Core().V1().Services().Informer()} {
-		if _, err := inf.AddEventHandler(tracker.EventHandler()); err != nil {
+		if _, err := inf.AddEventHandler(tracker.EventHandler(ctx)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +126,7 @@ func setupCounted(t *testing.T, nodes []quota.Node, lr map[string]*tenancy.Limit
 	}
 	mfactory := metadatainformer.NewSharedInformerFactory(mc, 0)
 	for _, gvr := range counted {
-		if _, err := mfactory.ForResource(gvr).Informer().AddEventHandler(tracker.CountedEventHandler(gvr.GroupResource())); err != nil {
+		if _, err := mfactory.ForResource(gvr).Informer().AddEventHandler(tracker.CountedEventHandler(ctx, gvr.GroupResource())); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -270,9 +270,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 func (p *Provisioner) run(inst *instance, name, bin string, args []string) error {
 	st := inst.st
 	pr, err := startProc(name, bin, args, inst.dir, filepath.Join(inst.dir, logsDir, name+".log"), func(pr *proc, err error) {
-		if p.opts.OnComponentExit != nil {
-			p.opts.OnComponentExit(st.HostNamespace, st.Name, pr.name, err)
-		}
+		p.componentExited(vcluster.ComponentExit{HostNamespace: st.HostNamespace, Name: st.Name, Component: pr.name, Err: err})
 	})
 	if err != nil {
 		return &StartError{Component: name, Err: err}

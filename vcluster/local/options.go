@@ -38,7 +38,8 @@ type Options struct {
 	// OnComponentExit, when set, is called (from a goroutine) when a
 	// component of a running control plane exits without being stopped, so
 	// a controller can requeue the VirtualCluster at once instead of waiting
-	// for its next Health poll.
+	// for its next Health poll. The engine does not need it: it subscribes
+	// through ReportExits (vcluster.ExitReporter) on its own.
 	OnComponentExit func(hostNamespace, name, component string, err error)
 }
 

@@ -13,8 +13,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
-	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/internal/pki"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 
@@ -32,6 +32,10 @@ type Provisioner struct {
 	locks   map[string]*sync.Mutex
 	running map[string]*instance
 	dirLock *os.File // Options.Dir claimed (claimDir), until Shutdown
+
+	exitMu   sync.Mutex
+	exitSubs map[int]func(vcluster.ComponentExit) // ReportExits
+	exitNext int
 }
 
 var (
@@ -40,6 +44,8 @@ var (
 	_ vcluster.HealthReporter       = (*Provisioner)(nil)
 	_ vcluster.UserKubeconfigIssuer = (*Provisioner)(nil)
 	_ vcluster.Snapshotter          = (*Provisioner)(nil)
+	_ vcluster.ExitReporter         = (*Provisioner)(nil)
+	_ vcluster.Shutdowner           = (*Provisioner)(nil)
 )
 
 // New returns a Provisioner. It does not start anything: control planes
@@ -450,6 +456,42 @@ func (p *Provisioner) Health(ctx context.Context, vc *vcluster.VirtualCluster) (
 	return vcluster.Health{Components: []vcluster.ComponentHealth{{
 		Name: "control plane", Message: "not started by this process; Provision starts it",
 	}}}, nil
+}
+
+// ReportExits implements vcluster.ExitReporter: report is called, besides
+// Options.OnComponentExit, for every component that exits without being
+// stopped, until stop is called.
+func (p *Provisioner) ReportExits(report func(vcluster.ComponentExit)) (stop func()) {
+	p.exitMu.Lock()
+	defer p.exitMu.Unlock()
+	if p.exitSubs == nil {
+		p.exitSubs = map[int]func(vcluster.ComponentExit){}
+	}
+	id := p.exitNext
+	p.exitNext++
+	p.exitSubs[id] = report
+	return func() {
+		p.exitMu.Lock()
+		delete(p.exitSubs, id)
+		p.exitMu.Unlock()
+	}
+}
+
+// componentExited tells Options.OnComponentExit and every ReportExits
+// subscriber.
+func (p *Provisioner) componentExited(x vcluster.ComponentExit) {
+	if p.opts.OnComponentExit != nil {
+		p.opts.OnComponentExit(x.HostNamespace, x.Name, x.Component, x.Err)
+	}
+	p.exitMu.Lock()
+	subs := make([]func(vcluster.ComponentExit), 0, len(p.exitSubs))
+	for _, f := range p.exitSubs {
+		subs = append(subs, f)
+	}
+	p.exitMu.Unlock()
+	for _, f := range subs {
+		f(x)
+	}
 }
 
 // Shutdown stops every control plane this Provisioner runs, keeping their

@@ -1,7 +1,12 @@
-package vclusterkit
+// Package tenant is the engine's Tenant controller: it validates the tree
+// and the tenant's effective policy, keeps the quota ledger's tree current,
+// reports usage, and on delete refuses (or cascades, when asked with
+// tenancy.tenancy.AnnotationCascade) while the tenant still owns anything.
+package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,43 +17,69 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/vclusterkit/vclusterkit/internal/hostns"
+	"github.com/vclusterkit/vclusterkit/internal/quotaenforce"
+	"github.com/vclusterkit/vclusterkit/internal/snapshot"
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
-func (e *Engine) recorder(name string) lifecycle.Recorder {
-	if e.opts.Recorder != nil {
-		return e.opts.Recorder
-	}
-	return e.mgr.GetEventRecorder(name)
+// Reconciler reconciles Tenants. Fields without "optional" are required;
+// SetupWithManager checks them.
+type Reconciler struct {
+	Client    client.Client
+	Recorder  lifecycle.Recorder
+	Snapshots *snapshot.Reader
+	Ledger    *quota.Ledger
+	Quota     *quotaenforce.Enforcer
+	// ResyncAfter requeues Ready tenants; zero means 30 s.
+	ResyncAfter time.Duration
+	// Customize edits the steps; optional.
+	Customize lifecycle.Customize[*tenancy.Tenant]
 }
 
-// setupTenants registers the Tenant controller: it validates the tree and
-// the tenant's effective policy, keeps the quota ledger's tree current,
-// reports usage, and on delete refuses (or cascades, when asked) while the
-// tenant still owns anything.
-func (e *Engine) setupTenants() error {
-	r := &lifecycle.Reconciler[*tenancy.Tenant]{
+// SetupWithManager registers the controller with mgr.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	switch {
+	case r.Client == nil:
+		return errors.New("tenant.Reconciler: Client is required")
+	case r.Recorder == nil:
+		return errors.New("tenant.Reconciler: Recorder is required")
+	case r.Snapshots == nil:
+		return errors.New("tenant.Reconciler: Snapshots is required")
+	case r.Ledger == nil:
+		return errors.New("tenant.Reconciler: Ledger is required")
+	case r.Quota == nil:
+		return errors.New("tenant.Reconciler: Quota is required")
+	}
+	resync := r.ResyncAfter
+	if resync == 0 {
+		resync = 30 * time.Second
+	}
+	lr := &lifecycle.Reconciler[*tenancy.Tenant]{
 		Name:      "tenant",
-		Client:    e.client,
-		Recorder:  e.recorder("vclusterkit-tenant"),
-		Finalizer: FinalizerTenant,
+		Client:    r.Client,
+		Recorder:  r.Recorder,
+		Finalizer: tenancy.FinalizerTenant,
 		NewObject: func() *tenancy.Tenant { return &tenancy.Tenant{} },
 		Status: lifecycle.StatusAccess[*tenancy.Tenant]{
 			Conditions:         func(t *tenancy.Tenant) *[]metav1.Condition { return &t.Status.Conditions },
 			ObservedGeneration: func(t *tenancy.Tenant) *int64 { return &t.Status.ObservedGeneration },
 		},
 		Provision: lifecycle.Steps[*tenancy.Tenant]{
-			{Name: "PolicyValid", Run: e.tenantPolicyValid},
-			{Name: "UsageReported", Run: e.tenantUsage},
+			{Name: "PolicyValid", Run: r.policyValid},
+			{Name: "UsageReported", Run: r.usage},
 		},
 		Teardown: lifecycle.Steps[*tenancy.Tenant]{
-			{Name: "SubtreeEmpty", Run: e.tenantSubtreeEmpty},
-			{Name: "QuotaReleased", Run: e.tenantQuotaReleased},
+			{Name: "SubtreeEmpty", Run: r.subtreeEmpty},
+			{Name: "QuotaReleased", Run: r.quotaReleased},
 		},
-		ResyncAfter: e.resync(30 * time.Second),
+		ResyncAfter: resync,
+	}
+	if err := r.Customize.Apply(lr); err != nil {
+		return err
 	}
 	// A change to a space or a virtual cluster changes the usage and counts
 	// of its tenant and every ancestor.
@@ -62,81 +93,74 @@ func (e *Engine) setupTenants() error {
 		case *tenancy.Tenant:
 			tenant = v.Spec.Parent
 		}
-		return e.ancestorRequests(ctx, tenant)
+		return r.ancestorRequests(ctx, tenant)
 	})
-	return r.SetupWithManager(e.mgr, func(b *ctrl.Builder) *ctrl.Builder {
+	return lr.SetupWithManager(mgr, func(b *ctrl.Builder) *ctrl.Builder {
 		return b.Watches(&tenancy.Space{}, toAncestors).
 			Watches(&vcluster.VirtualCluster{}, toAncestors).
 			Watches(&tenancy.Tenant{}, toAncestors)
 	})
 }
 
-func (e *Engine) resync(d time.Duration) time.Duration {
-	if e.opts.ResyncPeriod != 0 {
-		return e.opts.ResyncPeriod
-	}
-	return d
-}
-
-func (e *Engine) ancestorRequests(ctx context.Context, tenant string) []reconcile.Request {
+func (r *Reconciler) ancestorRequests(ctx context.Context, tenant string) []reconcile.Request {
 	if tenant == "" {
 		return nil
 	}
-	s, err := e.snapshot(ctx)
+	s, err := r.Snapshots.Get(ctx)
 	if err != nil {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: tenant}}}
 	}
 	var out []reconcile.Request
-	for _, name := range s.tree.Path(tenant) {
+	for _, name := range s.Tree.Path(tenant) {
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: name}})
 	}
 	return out
 }
 
-func (e *Engine) tenantPolicyValid(ctx context.Context, t *tenancy.Tenant) error {
-	s, err := e.snapshot(ctx)
+func (r *Reconciler) policyValid(ctx context.Context, t *tenancy.Tenant) error {
+	s, err := r.Snapshots.Get(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.invalid["tenant/"+t.Name]; err != nil {
+	if err := s.InvalidErr(tenancy.KindTenant, t.Name); err != nil {
 		return lifecycle.Permanent(err)
 	}
-	if !s.tree.Has(t.Name) {
+	if !s.Tree.Has(t.Name) {
 		return lifecycle.Permanent(fmt.Errorf("tenant %s is not part of a valid tree (its parent %q is missing or invalid)", t.Name, t.Spec.Parent))
 	}
-	if _, err := s.tree.EffectivePolicy(t.Name); err != nil {
+	if _, err := s.Tree.EffectivePolicy(t.Name); err != nil {
 		return lifecycle.Permanent(err)
 	}
-	if err := e.ledger.SetNodes(quota.Nodes(s.tenants, s.spaces)); err != nil {
+	if err := r.Ledger.SetNodes(quota.Nodes(s.Tenants, s.Spaces)); err != nil {
 		return lifecycle.Permanent(fmt.Errorf("quota tree: %w", err))
 	}
 	// A limit on a new object count starts following that resource.
-	e.requestCountsSync()
+	r.Quota.RequestCountsSync()
 	return nil
 }
 
-func (e *Engine) tenantUsage(ctx context.Context, t *tenancy.Tenant) error {
-	s, err := e.snapshot(ctx)
+func (r *Reconciler) usage(ctx context.Context, t *tenancy.Tenant) error {
+	s, err := r.Snapshots.Get(ctx)
 	if err != nil {
 		return err
 	}
-	used, own, err := e.usage(s, t.Name)
+	used, own, err := hostns.Usage(r.Ledger, s, t.Name)
 	if err != nil {
 		return err
 	}
 	t.Status.Usage, t.Status.OwnUsage = used, own
 	subtree := map[string]bool{}
-	for _, n := range s.tree.Subtree(t.Name) {
+	for _, n := range s.Tree.Subtree(t.Name) {
 		subtree[n] = true
 	}
 	var spaces, vcs int32
-	for _, sp := range s.spaces {
+	for _, sp := range s.Spaces {
 		if subtree[sp.Spec.Tenant] {
 			spaces++
 		}
 	}
 	var vl vcluster.VirtualClusterList
-	if err := e.client.List(ctx, &vl); err != nil {
+	if err := r.Client.List(ctx, &vl); err != nil {
 		return err
 	}
 	for _, vc := range vl.Items {
@@ -148,21 +172,21 @@ func (e *Engine) tenantUsage(ctx context.Context, t *tenancy.Tenant) error {
 	return nil
 }
 
-// tenantSubtreeEmpty refuses to finish deleting a tenant that still owns
+// subtreeEmpty refuses to finish deleting a tenant that still owns
 // child tenants, spaces or virtual clusters, listing them, unless the
-// tenant carries AnnotationCascade: then it deletes them (children inherit
+// tenant carries tenancy.AnnotationCascade: then it deletes them (children inherit
 // the cascade) and waits for them to be gone.
-func (e *Engine) tenantSubtreeEmpty(ctx context.Context, t *tenancy.Tenant) error {
+func (r *Reconciler) subtreeEmpty(ctx context.Context, t *tenancy.Tenant) error {
 	var tl tenancy.TenantList
-	if err := e.client.List(ctx, &tl); err != nil {
+	if err := r.Client.List(ctx, &tl); err != nil {
 		return err
 	}
 	var sl tenancy.SpaceList
-	if err := e.client.List(ctx, &sl); err != nil {
+	if err := r.Client.List(ctx, &sl); err != nil {
 		return err
 	}
 	var vl vcluster.VirtualClusterList
-	if err := e.client.List(ctx, &vl); err != nil {
+	if err := r.Client.List(ctx, &vl); err != nil {
 		return err
 	}
 	var blockers []client.Object
@@ -188,23 +212,23 @@ func (e *Engine) tenantSubtreeEmpty(ctx context.Context, t *tenancy.Tenant) erro
 	if len(blockers) == 0 {
 		return nil
 	}
-	if t.Annotations[AnnotationCascade] != "true" {
+	if t.Annotations[tenancy.AnnotationCascade] != "true" {
 		return lifecycle.Wait(30*time.Second, "refused: tenant %s still has %s; delete them first, or annotate the tenant with %s=true to delete its whole subtree",
-			t.Name, strings.Join(names, ", "), AnnotationCascade)
+			t.Name, strings.Join(names, ", "), tenancy.AnnotationCascade)
 	}
 	for _, o := range blockers {
-		if ct, ok := o.(*tenancy.Tenant); ok && ct.Annotations[AnnotationCascade] != "true" {
+		if ct, ok := o.(*tenancy.Tenant); ok && ct.Annotations[tenancy.AnnotationCascade] != "true" {
 			patch := client.MergeFrom(ct.DeepCopy())
 			if ct.Annotations == nil {
 				ct.Annotations = map[string]string{}
 			}
-			ct.Annotations[AnnotationCascade] = "true"
-			if err := e.client.Patch(ctx, ct, patch); client.IgnoreNotFound(err) != nil {
+			ct.Annotations[tenancy.AnnotationCascade] = "true"
+			if err := r.Client.Patch(ctx, ct, patch); client.IgnoreNotFound(err) != nil {
 				return err
 			}
 		}
 		if o.GetDeletionTimestamp().IsZero() {
-			if err := e.client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
 				return err
 			}
 		}
@@ -212,30 +236,30 @@ func (e *Engine) tenantSubtreeEmpty(ctx context.Context, t *tenancy.Tenant) erro
 	return lifecycle.Wait(time.Second, "cascading: waiting for %s to be deleted", strings.Join(names, ", "))
 }
 
-// tenantQuotaReleased drops the tenant from the quota ledger's tree.
-func (e *Engine) tenantQuotaReleased(ctx context.Context, t *tenancy.Tenant) error {
-	s, err := e.snapshot(ctx)
+// quotaReleased drops the tenant from the quota ledger's tree.
+func (r *Reconciler) quotaReleased(ctx context.Context, t *tenancy.Tenant) error {
+	s, err := r.Snapshots.Get(ctx)
 	if err != nil {
 		return err
 	}
 	var tenants []tenancy.Tenant
-	for _, x := range s.tenants {
+	for _, x := range s.Tenants {
 		if x.Name != t.Name {
 			tenants = append(tenants, x)
 		}
 	}
-	if err := e.ledger.SetNodes(quota.Nodes(tenants, s.spaces)); err == nil {
+	if err := r.Ledger.SetNodes(quota.Nodes(tenants, s.Spaces)); err == nil {
 		return nil
 	}
 	// The subtree is empty by now: whatever the ledger still charges to
 	// this tenant belongs to objects that are gone. Rebuild from what
 	// exists; a reservation of an object never created lapses on its own.
-	if e.tracker != nil && e.tracker.Context != nil {
-		if err := e.resyncQuota(ctx); err != nil {
+	if r.Quota.Tracking() {
+		if err := r.Quota.Resync(ctx); err != nil {
 			return err
 		}
 	}
-	if err := e.ledger.SetNodes(quota.Nodes(tenants, s.spaces)); err != nil {
+	if err := r.Ledger.SetNodes(quota.Nodes(tenants, s.Spaces)); err != nil {
 		return lifecycle.Wait(10*time.Second, "quota: %v (reservations of objects never created lapse after their TTL)", err)
 	}
 	return nil

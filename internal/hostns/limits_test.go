@@ -1,4 +1,4 @@
-package vclusterkit
+package hostns
 
 import (
 	"strings"
@@ -33,10 +33,10 @@ func TestOverLimitCountsTheWholeSubtreeOfEachLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &snapshot{tenants: tenants, spaces: spaces, tree: tree}
-	var all []countedUnder
+	s := &tenancy.PartialTree{Tenants: tenants, Spaces: spaces, Tree: tree}
+	var all []Counted
 	for i := range spaces {
-		all = append(all, countedUnder{obj: &spaces[i], tenant: spaces[i].Spec.Tenant})
+		all = append(all, Counted{Obj: &spaces[i], Tenant: spaces[i].Spec.Tenant})
 	}
 	maxSpaces := func(p tenancy.Policy) *int32 { return p.MaxSpaces }
 	for i, want := range map[int]string{
@@ -45,7 +45,7 @@ func TestOverLimitCountsTheWholeSubtreeOfEachLimit(t *testing.T) {
 		2: "tenant org allows at most 2 spaces", // b1: b sets nothing, but org's subtree is full
 		3: "",                                   // l1: another tree
 	} {
-		err := overLimit(s, &spaces[i], spaces[i].Spec.Tenant, all, "spaces", maxSpaces)
+		err := OverLimit(s, &spaces[i], spaces[i].Spec.Tenant, all, "spaces", maxSpaces)
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
 			t.Errorf("%s: got %v, want %q", spaces[i].Name, err, want)
 		}

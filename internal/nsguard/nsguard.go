@@ -1,7 +1,14 @@
-package vclusterkit
+// Package nsguard is the controller that keeps the engine's tenancy labels
+// and owner references off namespaces the engine does not own: labelling a
+// foreign namespace to look like a tenant's (to join its network, its quota
+// or its RBAC) is undone and recorded as a Warning event on the namespace.
+// A namespace the engine does own gets its labels back from the Space or
+// VirtualCluster controller, not from here.
+package nsguard
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -14,6 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/vclusterkit/vclusterkit/internal/hostns"
+	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
@@ -23,62 +32,66 @@ import (
 // namespace first, then the owner's annotation).
 const adoptionGrace = time.Minute
 
-// isEngineLabel reports whether key is one of the labels that carry
-// tenancy on a namespace: quota, network isolation and RBAC all select
-// namespaces by them, so only the engine may set them.
-func isEngineLabel(key string) bool {
-	return key == tenancy.LabelTenant || key == tenancy.LabelSpace || key == vcluster.LabelVirtualCluster || isTreeLabel(key)
+// Reconciler guards namespaces. Its fields are required.
+type Reconciler struct {
+	// Client reads Spaces, VirtualClusters and namespaces and patches
+	// namespaces.
+	Client client.Client
+	// Recorder records the Warning events.
+	Recorder lifecycle.Recorder
 }
 
-// setupNamespaceGuard registers the controller that keeps engine labels off
-// namespaces the engine does not own: labelling a foreign namespace to look
-// like a tenant's (to join its network, its quota or its RBAC) is undone
-// and recorded as a Warning event on the namespace. A namespace the engine
-// does own gets its labels back from the Space or VirtualCluster
-// controller.
-func (e *Engine) setupNamespaceGuard() error {
+// SetupWithManager registers the controller, after checking the fields.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	switch {
+	case r.Client == nil:
+		return errors.New("nsguard.Reconciler: Client is required")
+	case r.Recorder == nil:
+		return errors.New("nsguard.Reconciler: Recorder is required")
+	}
 	hasEngineLabel := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		for k := range o.GetLabels() {
-			if isEngineLabel(k) {
+			if hostns.IsEngineLabel(k) {
 				return true
 			}
 		}
-		return len(engineOwnerRefs(o)) > 0
+		return len(hostns.EngineOwnerRefs(o)) > 0
 	})
-	return ctrl.NewControllerManagedBy(e.mgr).Named("namespace-guard").
+	return ctrl.NewControllerManagedBy(mgr).Named("namespace-guard").
 		For(&corev1.Namespace{}, builder.WithPredicates(hasEngineLabel)).
-		Complete(reconcile.Func(e.guardNamespace))
+		Complete(r)
 }
 
-func (e *Engine) guardNamespace(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	ns := &corev1.Namespace{}
-	if err := e.client.Get(ctx, req.NamespacedName, ns); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ns.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
-	owned, retry, err := e.namespaceHasOwner(ctx, ns)
+	owned, retry, err := r.namespaceHasOwner(ctx, ns)
 	if err != nil || owned {
 		return reconcile.Result{RequeueAfter: retry}, err
 	}
 	patch := client.MergeFrom(ns.DeepCopy())
 	var removed []string
 	for k := range ns.Labels {
-		if isEngineLabel(k) {
+		if hostns.IsEngineLabel(k) {
 			removed = append(removed, k)
 			delete(ns.Labels, k)
 		}
 	}
 	// An ownerReference to a Space or VirtualCluster would let the garbage
 	// collector delete this foreign namespace with that object.
-	if refs := engineOwnerRefs(ns); len(refs) > 0 {
+	if refs := hostns.EngineOwnerRefs(ns); len(refs) > 0 {
 		var keep []metav1.OwnerReference
-		for _, r := range ns.OwnerReferences {
-			if !isEngineOwnerRef(r) {
-				keep = append(keep, r)
+		for _, ref := range ns.OwnerReferences {
+			if !hostns.IsEngineOwnerRef(ref) {
+				keep = append(keep, ref)
 			} else {
-				removed = append(removed, "ownerReference "+r.Kind+"/"+r.Name)
+				removed = append(removed, "ownerReference "+ref.Kind+"/"+ref.Name)
 			}
 		}
 		ns.OwnerReferences = keep
@@ -86,10 +99,10 @@ func (e *Engine) guardNamespace(ctx context.Context, req reconcile.Request) (rec
 	if len(removed) == 0 {
 		return reconcile.Result{}, nil
 	}
-	if err := e.client.Patch(ctx, ns, patch); err != nil {
+	if err := r.Client.Patch(ctx, ns, patch); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	e.recorder("vclusterkit-namespace-guard").Eventf(ns, nil, corev1.EventTypeWarning, "EngineLabelsRemoved", "Guard",
+	r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, "EngineLabelsRemoved", "Guard",
 		"namespace %s is owned by no Space or VirtualCluster; removed %s", ns.Name, strings.Join(removed, ", "))
 	return reconcile.Result{}, nil
 }
@@ -98,10 +111,10 @@ func (e *Engine) guardNamespace(ctx context.Context, req reconcile.Request) (rec
 // recorded ns's UID, or it is named by ns's labels, has recorded nothing
 // yet and ns is younger than adoptionGrace (then retry says when to look
 // again).
-func (e *Engine) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (owned bool, retry time.Duration, err error) {
+func (r *Reconciler) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (owned bool, retry time.Duration, err error) {
 	var candidates []client.Object
 	sp := &tenancy.Space{}
-	switch err := e.client.Get(ctx, client.ObjectKey{Name: ns.Name}, sp); {
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: ns.Name}, sp); {
 	case err == nil:
 		candidates = append(candidates, sp)
 	case !apierrors.IsNotFound(err):
@@ -109,7 +122,7 @@ func (e *Engine) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (o
 	}
 	if name := ns.Labels[vcluster.LabelVirtualCluster]; name != "" {
 		var list vcluster.VirtualClusterList
-		if err := e.client.List(ctx, &list); err != nil {
+		if err := r.Client.List(ctx, &list); err != nil {
 			return false, 0, err
 		}
 		for i := range list.Items {
@@ -119,7 +132,7 @@ func (e *Engine) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (o
 		}
 	}
 	for _, c := range candidates {
-		uid := c.GetAnnotations()[AnnotationNamespaceUID]
+		uid := c.GetAnnotations()[tenancy.AnnotationNamespaceUID]
 		if uid == string(ns.UID) {
 			return true, 0, nil
 		}
@@ -130,18 +143,4 @@ func (e *Engine) namespaceHasOwner(ctx context.Context, ns *corev1.Namespace) (o
 		}
 	}
 	return false, 0, nil
-}
-
-func isEngineOwnerRef(r metav1.OwnerReference) bool {
-	return strings.HasPrefix(r.APIVersion, tenancy.Group+"/") || strings.HasPrefix(r.APIVersion, vcluster.GroupVersion.Group+"/")
-}
-
-func engineOwnerRefs(o client.Object) []metav1.OwnerReference {
-	var out []metav1.OwnerReference
-	for _, r := range o.GetOwnerReferences() {
-		if isEngineOwnerRef(r) {
-			out = append(out, r)
-		}
-	}
-	return out
 }

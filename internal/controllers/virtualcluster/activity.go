@@ -1,4 +1,4 @@
-package vclusterkit
+package virtualcluster
 
 import (
 	"bufio"
@@ -18,12 +18,6 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
-
-// AnnotationAsleepSince is set by the engine on a VirtualCluster it put to
-// sleep for inactivity (Spec.Sleep.AfterInactivity). Remove it, or call
-// Engine.Wake, to wake the virtual cluster on demand; the inactivity clock
-// starts again then.
-const AnnotationAsleepSince = "vcluster.vclusterkit.io/asleep-since"
 
 // activityFlowSchemas are the API Priority and Fairness flow schemas whose
 // requests count as a tenant's activity: requests of users and service
@@ -125,16 +119,16 @@ func sumFlowSchemas(body []byte) float64 {
 	return total
 }
 
-// vcActivity puts a virtual cluster with Spec.Sleep.AfterInactivity to
+// checkActivity puts a virtual cluster with Spec.Sleep.AfterInactivity to
 // sleep when neither its API server served a user request nor any of its
 // pods ran on the host for that long.
-func (e *Engine) vcActivity(ctx context.Context, vc *vcluster.VirtualCluster) error {
+func (r *Reconciler) checkActivity(ctx context.Context, vc *vcluster.VirtualCluster) error {
 	key := syncKey(vc)
 	if vc.Spec.Sleep == nil || vc.Spec.Sleep.AfterInactivity == nil || vc.Spec.Sleep.AfterInactivity.Duration <= 0 {
-		e.activity.forget(key)
+		r.activity.forget(key)
 		return nil
 	}
-	p, err := e.provisioner(vc)
+	p, err := r.provisioner(vc)
 	if err != nil {
 		return err
 	}
@@ -151,13 +145,13 @@ func (e *Engine) vcActivity(ctx context.Context, vc *vcluster.VirtualCluster) er
 		return err
 	}
 	var pods corev1.PodList
-	if err := e.client.List(ctx, &pods, client.InNamespace(vc.EffectiveHostNamespace()), client.MatchingLabels{vcluster.LabelVirtualCluster: vc.Name}); err != nil {
+	if err := r.Client.List(ctx, &pods, client.InNamespace(vc.EffectiveHostNamespace()), client.MatchingLabels{vcluster.LabelVirtualCluster: vc.Name}); err != nil {
 		return err
 	}
-	idle := e.activity.observe(key, count)
+	idle := r.activity.observe(key, count)
 	for _, p := range pods.Items {
 		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodPending {
-			e.activity.touch(key) // a workload is activity
+			r.activity.touch(key) // a workload is activity
 			return nil
 		}
 	}
@@ -168,9 +162,9 @@ func (e *Engine) vcActivity(ctx context.Context, vc *vcluster.VirtualCluster) er
 	if vc.Annotations == nil {
 		vc.Annotations = map[string]string{}
 	}
-	vc.Annotations[AnnotationAsleepSince] = time.Now().UTC().Format(time.RFC3339)
-	e.activity.forget(key)
-	return e.client.Patch(ctx, vc, patch)
+	vc.Annotations[vcluster.AnnotationAsleepSince] = time.Now().UTC().Format(time.RFC3339)
+	r.activity.forget(key)
+	return r.Client.Patch(ctx, vc, patch)
 }
 
 // shouldSleep: paused by spec, or asleep for inactivity until woken.
@@ -178,21 +172,6 @@ func shouldSleep(vc *vcluster.VirtualCluster) bool {
 	if vc.Spec.Sleep != nil && vc.Spec.Sleep.Paused {
 		return true
 	}
-	_, asleep := vc.Annotations[AnnotationAsleepSince]
+	_, asleep := vc.Annotations[vcluster.AnnotationAsleepSince]
 	return asleep
-}
-
-// Wake wakes a virtual cluster that sleeps for inactivity (it does not
-// override Spec.Sleep.Paused, which the owner of the spec controls).
-func (e *Engine) Wake(ctx context.Context, namespace, name string) error {
-	vc := &vcluster.VirtualCluster{}
-	if err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, vc); err != nil {
-		return err
-	}
-	if _, ok := vc.Annotations[AnnotationAsleepSince]; !ok {
-		return nil
-	}
-	patch := client.MergeFrom(vc.DeepCopy())
-	delete(vc.Annotations, AnnotationAsleepSince)
-	return e.client.Patch(ctx, vc, patch)
 }

@@ -1,4 +1,4 @@
-package vclusterkit
+package virtualcluster
 
 import (
 	"testing"

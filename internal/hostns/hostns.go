@@ -1,20 +1,28 @@
-package vclusterkit
+// Package hostns shapes the host namespaces of spaces and virtual clusters:
+// the namespace itself with the tenant's engine-owned labels and Pod
+// Security Admission level, its ResourceQuota and LimitRange, its isolation
+// NetworkPolicies and the members' RoleBindings; and it deletes them again.
+// A namespace that exists but was not created for its owner is never
+// adopted, and nothing without the engine's mark is modified or deleted.
+//
+// It is the engine's mechanics, shared by the Space and VirtualCluster
+// controllers; it is not an API.
+package hostns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/internal/names"
+	"github.com/vclusterkit/vclusterkit/internal/ssa"
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/netpol"
 	npreconcile "github.com/vclusterkit/vclusterkit/netpol/reconcile"
@@ -26,19 +34,20 @@ import (
 
 // Labels the engine puts on what it creates in host namespaces.
 const (
-	// LabelManagedBy marks RoleBindings, Secrets and other objects the
-	// engine owns; nothing without it is ever modified or deleted.
+	// LabelManagedBy, with value ManagedBy, marks RoleBindings, Secrets and
+	// other objects the engine owns; nothing without it is ever modified or
+	// deleted.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
-	managedBy      = "vclusterkit"
+	ManagedBy      = "vclusterkit"
 	// psaEnforce is the Pod Security Admission label the engine sets from
 	// the tenant's effective pod security level.
 	psaEnforce        = "pod-security.kubernetes.io/enforce"
 	psaEnforceVersion = "pod-security.kubernetes.io/enforce-version"
 )
 
-// hostNamespace is what the engine makes of one host namespace, for a
-// Space or for a VirtualCluster's host namespace.
-type hostNamespace struct {
+// Namespace is what the engine makes of one host namespace, for a Space
+// or for a VirtualCluster's host namespace.
+type Namespace struct {
 	Name           string
 	Tenant         string
 	Space          string // set for a space's namespace
@@ -46,93 +55,36 @@ type hostNamespace struct {
 	Quota          corev1.ResourceList
 	ExtraLabels    map[string]string
 	// Owner is the Space or VirtualCluster the namespace is for; the UID
-	// of the namespace it created is recorded on it (AnnotationNamespaceUID),
+	// of the namespace it created is recorded on it (tenancy.AnnotationNamespaceUID),
 	// which is how the engine knows its namespace even after someone
 	// rewrote the namespace's labels.
 	Owner client.Object
 }
 
-// AnnotationNamespaceUID on a Space or VirtualCluster records the UID of
-// the host namespace the engine created for it.
-const AnnotationNamespaceUID = "tenancy.vclusterkit.io/namespace-uid"
-
-// snapshot is a consistent view of the tenant tree for one reconcile.
-// Tenants and spaces that are invalid (a child loosening its parent's
-// policy, a cycle, a missing parent) are left out of the tree and listed
-// in invalid with their own errors, so one bad object never stops the
-// engine from reconciling every other tenant.
-type snapshot struct {
-	tenants []tenancy.Tenant
-	spaces  []tenancy.Space
-	tree    *tenancy.Tree
-	invalid map[string]error // "tenant/<name>" or "space/<name>"
+// ForSpace is the host namespace of a space (named like the space).
+func ForSpace(sp *tenancy.Space) Namespace {
+	return Namespace{Name: sp.Name, Tenant: sp.Spec.Tenant, Space: sp.Name, Quota: sp.Spec.Quota, ExtraLabels: sp.Spec.Labels, Owner: sp}
 }
 
-// snapshot returns the current tree (shared, read-only: callers copy before
-// they change anything), from the snapshot cache when it is armed.
-func (e *Engine) snapshot(ctx context.Context) (*snapshot, error) {
-	if e.snapshots != nil {
-		return e.snapshots.get(ctx, e.buildSnapshot)
-	}
-	return e.buildSnapshot(ctx)
+// ForVirtualCluster is the host namespace of a virtual cluster.
+func ForVirtualCluster(vc *vcluster.VirtualCluster) Namespace {
+	return Namespace{Name: vc.EffectiveHostNamespace(), Tenant: vc.Spec.Tenant, VirtualCluster: vc.Name, Owner: vc}
 }
 
-func (e *Engine) buildSnapshot(ctx context.Context) (*snapshot, error) {
-	tl, err := e.store.ListTenants(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing tenants: %w", err)
-	}
-	sl, err := e.store.ListSpaces(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing spaces: %w", err)
-	}
-	s := &snapshot{tenants: tl.Items, spaces: sl.Items, invalid: map[string]error{}}
-	for {
-		s.tree, err = tenancy.NewTree(s.tenants, s.spaces, tenancy.TreeOptions{})
-		if err == nil {
-			return s, nil
-		}
-		var inv *tenancy.InvalidError
-		if !errors.As(err, &inv) {
-			return nil, fmt.Errorf("tenant tree: %w", err)
-		}
-		bad := map[string]field.ErrorList{}
-		for _, fe := range inv.Errs {
-			if key := offender(fe.Field); key != "" {
-				bad[key] = append(bad[key], fe)
-			}
-		}
-		if len(bad) == 0 {
-			return nil, fmt.Errorf("tenant tree: %w", err)
-		}
-		for key, errs := range bad {
-			s.invalid[key] = errs.ToAggregate()
-		}
-		// Without the offenders; their children then miss a parent and
-		// are left out on the next round, with that as their reason.
-		s.tenants = slices.DeleteFunc(slices.Clone(s.tenants), func(t tenancy.Tenant) bool { return bad["tenant/"+t.Name] != nil })
-		s.spaces = slices.DeleteFunc(slices.Clone(s.spaces), func(sp tenancy.Space) bool { return bad["space/"+sp.Name] != nil })
-	}
-}
-
-// offender turns a tree validation path ("tenants[x].spec.parent") into
-// "tenant/x".
-func offender(path string) string {
-	for _, kind := range []string{"tenants", "spaces"} {
-		if rest, ok := strings.CutPrefix(path, kind+"["); ok {
-			if name, _, ok := strings.Cut(rest, "]"); ok {
-				return strings.TrimSuffix(kind, "s") + "/" + name
-			}
-		}
-	}
-	return ""
+// Shaper writes host namespaces and what the engine keeps in them. It is
+// safe for concurrent use.
+type Shaper struct {
+	// Client reads and writes the host; required.
+	Client client.Client
+	// NetworkPolicy tunes the generated isolation policies.
+	NetworkPolicy netpol.Options
 }
 
 // engineLabels are the labels that carry tenancy on a host namespace. A
 // tenant may not change them: the reconcile puts them back.
-func engineLabels(s *snapshot, hn hostNamespace) map[string]string {
+func engineLabels(s *tenancy.PartialTree, hn Namespace) map[string]string {
 	l := map[string]string{tenancy.LabelTenant: hn.Tenant}
-	maps.Copy(l, s.tree.TreeLabels(hn.Tenant))
+	maps.Copy(l, s.Tree.TreeLabels(hn.Tenant))
 	if hn.Space != "" {
 		l[tenancy.LabelSpace] = hn.Space
 	}
@@ -142,11 +94,11 @@ func engineLabels(s *snapshot, hn hostNamespace) map[string]string {
 	return l
 }
 
-// ensureNamespace creates the namespace or brings its tenancy labels back
+// EnsureNamespace creates the namespace or brings its tenancy labels back
 // to what the tree says. A namespace that exists but belongs to no tenant,
 // or to another one, is never adopted.
-func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamespace) error {
-	pol, err := s.tree.EffectivePolicy(hn.Tenant)
+func (h *Shaper) EnsureNamespace(ctx context.Context, s *tenancy.PartialTree, hn Namespace) error {
+	pol, err := s.Tree.EffectivePolicy(hn.Tenant)
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
@@ -163,7 +115,7 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	maps.Copy(want, engineLabels(s, hn))
 
 	ns := &corev1.Namespace{}
-	err = e.client.Get(ctx, client.ObjectKey{Name: hn.Name}, ns)
+	err = h.Client.Get(ctx, client.ObjectKey{Name: hn.Name}, ns)
 	if apierrors.IsNotFound(err) {
 		annotations := maps.Clone(pol.RequiredNamespaceAnnotations)
 		if hn.Space != "" {
@@ -179,10 +131,10 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 			}
 		}
 		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hn.Name, Labels: want, Annotations: annotations}}
-		if err := e.client.Create(ctx, ns); err != nil {
+		if err := h.Client.Create(ctx, ns); err != nil {
 			return err
 		}
-		return e.recordNamespace(ctx, hn.Owner, ns)
+		return h.recordNamespace(ctx, hn.Owner, ns)
 	}
 	if err != nil {
 		return err
@@ -190,10 +142,10 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	if !ns.DeletionTimestamp.IsZero() {
 		return lifecycle.Wait(0, "namespace %s is still being deleted", hn.Name)
 	}
-	if !e.ownsNamespace(hn, ns) {
+	if !Owns(hn, ns) {
 		return lifecycle.Permanent(fmt.Errorf("namespace %s exists and was not created for this %s; a namespace is never adopted", hn.Name, ownerKind(hn)))
 	}
-	if err := e.recordNamespace(ctx, hn.Owner, ns); err != nil {
+	if err := h.recordNamespace(ctx, hn.Owner, ns); err != nil {
 		return err
 	}
 	patch := client.MergeFrom(ns.DeepCopy())
@@ -202,7 +154,7 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	}
 	// Tree labels of ancestors the tenant no longer has (re-parenting) go.
 	for k := range ns.Labels {
-		if _, keep := want[k]; !keep && isTreeLabel(k) {
+		if _, keep := want[k]; !keep && IsTreeLabel(k) {
 			delete(ns.Labels, k)
 		}
 	}
@@ -210,10 +162,10 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 	// The engine deletes its namespaces itself, in teardown order; an
 	// ownerReference to one of its objects (set by someone else) would let
 	// the garbage collector do it out of order.
-	if refs := engineOwnerRefs(ns); len(refs) > 0 {
+	if refs := EngineOwnerRefs(ns); len(refs) > 0 {
 		var keep []metav1.OwnerReference
 		for _, r := range ns.OwnerReferences {
-			if !isEngineOwnerRef(r) {
+			if !IsEngineOwnerRef(r) {
 				keep = append(keep, r)
 			}
 		}
@@ -223,16 +175,16 @@ func (e *Engine) ensureNamespace(ctx context.Context, s *snapshot, hn hostNamesp
 		ns.Annotations = map[string]string{}
 	}
 	maps.Copy(ns.Annotations, pol.RequiredNamespaceAnnotations)
-	return e.client.Patch(ctx, ns, patch)
+	return h.Client.Patch(ctx, ns, patch)
 }
 
-// ownsNamespace tells whether ns is the namespace the engine made for
+// Owns tells whether ns is the namespace the engine made for
 // hn.Owner: its UID is the one recorded on the owner, or (when the owner has
 // none recorded yet, after a crash between creating and recording) its
 // engine labels name the owner.
-func (e *Engine) ownsNamespace(hn hostNamespace, ns *corev1.Namespace) bool {
+func Owns(hn Namespace, ns *corev1.Namespace) bool {
 	if hn.Owner != nil {
-		if uid := hn.Owner.GetAnnotations()[AnnotationNamespaceUID]; uid != "" {
+		if uid := hn.Owner.GetAnnotations()[tenancy.AnnotationNamespaceUID]; uid != "" {
 			return uid == string(ns.UID)
 		}
 	}
@@ -246,7 +198,7 @@ func (e *Engine) ownsNamespace(hn hostNamespace, ns *corev1.Namespace) bool {
 	return hn.VirtualCluster != "" && l[vcluster.LabelVirtualCluster] == hn.VirtualCluster
 }
 
-func ownerKind(hn hostNamespace) string {
+func ownerKind(hn Namespace) string {
 	if hn.Space != "" {
 		return "space"
 	}
@@ -255,8 +207,8 @@ func ownerKind(hn hostNamespace) string {
 
 // recordNamespace writes ns's UID on owner (metadata, not status: only
 // platform admins may edit Spaces and VirtualClusters).
-func (e *Engine) recordNamespace(ctx context.Context, owner client.Object, ns *corev1.Namespace) error {
-	if owner == nil || owner.GetAnnotations()[AnnotationNamespaceUID] == string(ns.UID) {
+func (h *Shaper) recordNamespace(ctx context.Context, owner client.Object, ns *corev1.Namespace) error {
+	if owner == nil || owner.GetAnnotations()[tenancy.AnnotationNamespaceUID] == string(ns.UID) {
 		return nil
 	}
 	patch := client.MergeFrom(owner.DeepCopyObject().(client.Object))
@@ -264,12 +216,13 @@ func (e *Engine) recordNamespace(ctx context.Context, owner client.Object, ns *c
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[AnnotationNamespaceUID] = string(ns.UID)
+	a[tenancy.AnnotationNamespaceUID] = string(ns.UID)
 	owner.SetAnnotations(a)
-	return e.client.Patch(ctx, owner, patch)
+	return h.Client.Patch(ctx, owner, patch)
 }
 
-func isTreeLabel(k string) bool {
+// IsTreeLabel reports whether k is a tenant tree label (tenancy.TreeLabel).
+func IsTreeLabel(k string) bool {
 	const suffix = ".tree." + tenancy.Group + "/depth"
 	return len(k) > len(suffix) && k[len(k)-len(suffix):] == suffix
 }
@@ -277,13 +230,13 @@ func isTreeLabel(k string) bool {
 // namespaceQuota is the hard limit for one namespace: its own quota if it
 // has one, capped by every limit on its tenant's path (no namespace can use
 // more than the tightest ancestor allows for the whole subtree).
-func namespaceQuota(s *snapshot, tenant string, own corev1.ResourceList) corev1.ResourceList {
+func namespaceQuota(s *tenancy.PartialTree, tenant string, own corev1.ResourceList) corev1.ResourceList {
 	out := corev1.ResourceList{}
 	for k, v := range own {
 		out[k] = v.DeepCopy()
 	}
-	for _, name := range s.tree.Path(tenant) {
-		t := s.tree.Tenant(name)
+	for _, name := range s.Tree.Path(tenant) {
+		t := s.Tree.Tenant(name)
 		if t == nil {
 			continue
 		}
@@ -296,43 +249,43 @@ func namespaceQuota(s *snapshot, tenant string, own corev1.ResourceList) corev1.
 	return out
 }
 
-// ensureQuota applies the ResourceQuota and LimitRange of a namespace, or
+// EnsureQuota applies the ResourceQuota and LimitRange of a namespace, or
 // removes ours when there is nothing to limit.
-func (e *Engine) ensureQuota(ctx context.Context, s *snapshot, hn hostNamespace) error {
+func (h *Shaper) EnsureQuota(ctx context.Context, s *tenancy.PartialTree, hn Namespace) error {
 	limits := namespaceQuota(s, hn.Tenant, hn.Quota)
 	if rq := quota.RenderResourceQuota(hn.Name, hn.Tenant, limits); rq != nil {
-		if err := e.apply(ctx, rq); err != nil {
+		if err := ssa.Apply(ctx, h.Client, rq); err != nil {
 			return fmt.Errorf("ResourceQuota: %w", err)
 		}
-	} else if err := e.deleteIfOurs(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
+	} else if err := h.deleteIfOurs(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
 		return err
 	}
-	if lr := quota.RenderLimitRange(hn.Name, hn.Tenant, quota.EffectiveLimitRange(s.tenants, hn.Tenant)); lr != nil {
-		if err := e.apply(ctx, lr); err != nil {
+	if lr := quota.RenderLimitRange(hn.Name, hn.Tenant, quota.EffectiveLimitRange(s.Tenants, hn.Tenant)); lr != nil {
+		if err := ssa.Apply(ctx, h.Client, lr); err != nil {
 			return fmt.Errorf("LimitRange: %w", err)
 		}
-	} else if err := e.deleteIfOurs(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
+	} else if err := h.deleteIfOurs(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: hn.Name, Name: quota.ObjectName}}); err != nil {
 		return err
 	}
 	return nil
 }
 
-// ensureNetworkPolicies makes the generated policies of a namespace exactly
+// EnsureNetworkPolicies makes the generated policies of a namespace exactly
 // the ones present: missing ones created, edited ones put back, stale ones
 // deleted. Policies without our label are never touched.
-func (e *Engine) ensureNetworkPolicies(ctx context.Context, s *snapshot, hn hostNamespace, mode tenancy.IsolationMode) error {
-	target, err := netpol.TargetFor(s.tenants, hn.Tenant, hn.Name, hn.VirtualCluster)
+func (h *Shaper) EnsureNetworkPolicies(ctx context.Context, s *tenancy.PartialTree, hn Namespace, mode tenancy.IsolationMode) error {
+	target, err := netpol.TargetFor(s.Tenants, hn.Tenant, hn.Name, hn.VirtualCluster)
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
 	if mode != "" && isolationRank(mode) > isolationRank(target.Mode) {
 		target.Mode = mode
 	}
-	policies, err := netpol.Generate(target, e.opts.NetworkPolicy)
+	policies, err := netpol.Generate(target, h.NetworkPolicy)
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
-	return npreconcile.Apply(ctx, e.client, hn.Name, policies)
+	return npreconcile.Apply(ctx, h.Client, hn.Name, policies)
 }
 
 func isolationRank(m tenancy.IsolationMode) int {
@@ -358,10 +311,10 @@ func clusterRoleFor(r tenancy.Role) string {
 	}
 }
 
-// ensureAccess makes the member RoleBindings of a namespace match the
+// EnsureAccess makes the member RoleBindings of a namespace match the
 // tenant's effective members (inherited from ancestors).
-func (e *Engine) ensureAccess(ctx context.Context, s *snapshot, hn hostNamespace) error {
-	members, err := s.tree.EffectiveMembers(hn.Tenant)
+func (h *Shaper) EnsureAccess(ctx context.Context, s *tenancy.PartialTree, hn Namespace) error {
+	members, err := s.Tree.EffectiveMembers(hn.Tenant)
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}
@@ -374,9 +327,9 @@ func (e *Engine) ensureAccess(ctx context.Context, s *snapshot, hn hostNamespace
 		rb := &rbacv1.RoleBinding{
 			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      memberBindingName(m.Member),
+				Name:      names.MemberBinding(m.Member),
 				Namespace: hn.Name,
-				Labels:    map[string]string{LabelManagedBy: managedBy, tenancy.LabelTenant: hn.Tenant},
+				Labels:    map[string]string{LabelManagedBy: ManagedBy, tenancy.LabelTenant: hn.Tenant},
 				Annotations: map[string]string{
 					"tenancy.vclusterkit.io/granted-by": m.From,
 				},
@@ -386,40 +339,40 @@ func (e *Engine) ensureAccess(ctx context.Context, s *snapshot, hn hostNamespace
 		}
 		keep[rb.Name] = true
 		existing := &rbacv1.RoleBinding{}
-		err := e.client.Get(ctx, client.ObjectKeyFromObject(rb), existing)
+		err := h.Client.Get(ctx, client.ObjectKeyFromObject(rb), existing)
 		switch {
 		case apierrors.IsNotFound(err):
-			if err := e.client.Create(ctx, rb); err != nil {
+			if err := h.Client.Create(ctx, rb); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		case existing.RoleRef != rb.RoleRef:
 			// roleRef is immutable: replace the binding.
-			if err := e.client.Delete(ctx, existing); client.IgnoreNotFound(err) != nil {
+			if err := h.Client.Delete(ctx, existing); client.IgnoreNotFound(err) != nil {
 				return err
 			}
-			if err := e.client.Create(ctx, rb); err != nil {
+			if err := h.Client.Create(ctx, rb); err != nil {
 				return err
 			}
 		default:
-			if err := e.apply(ctx, rb); err != nil {
+			if err := ssa.Apply(ctx, h.Client, rb); err != nil {
 				return err
 			}
 		}
 	}
-	return e.revokeAccess(ctx, hn.Name, keep)
+	return h.RevokeAccess(ctx, hn.Name, keep)
 }
 
-// revokeAccess deletes our member RoleBindings in namespace except keep.
-func (e *Engine) revokeAccess(ctx context.Context, namespace string, keep map[string]bool) error {
+// RevokeAccess deletes our member RoleBindings in namespace except keep.
+func (h *Shaper) RevokeAccess(ctx context.Context, namespace string, keep map[string]bool) error {
 	var list rbacv1.RoleBindingList
-	if err := e.client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{LabelManagedBy: managedBy}); err != nil {
+	if err := h.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{LabelManagedBy: ManagedBy}); err != nil {
 		return err
 	}
 	for i := range list.Items {
 		if !keep[list.Items[i].Name] {
-			if err := client.IgnoreNotFound(e.client.Delete(ctx, &list.Items[i])); err != nil {
+			if err := client.IgnoreNotFound(h.Client.Delete(ctx, &list.Items[i])); err != nil {
 				return err
 			}
 		}
@@ -427,81 +380,57 @@ func (e *Engine) revokeAccess(ctx context.Context, namespace string, keep map[st
 	return nil
 }
 
-func memberBindingName(m tenancy.Member) string {
-	return "vclusterkit-" + lowerKind(m.Kind) + "-" + dnsSafe(m.Name)
-}
-
-func lowerKind(k tenancy.MemberKind) string {
-	if k == tenancy.MemberGroup {
-		return "group"
-	}
-	return "user"
-}
-
-// deleteNamespace deletes a namespace the engine created and waits until it
+// DeleteNamespace deletes a namespace the engine created and waits until it
 // is gone, so that quota and names are free when teardown finishes.
-func (e *Engine) deleteNamespace(ctx context.Context, hn hostNamespace) error {
+func (h *Shaper) DeleteNamespace(ctx context.Context, hn Namespace) error {
 	name := hn.Name
 	ns := &corev1.Namespace{}
-	if err := e.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+	if err := h.Client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	if !e.ownsNamespace(hn, ns) {
+	if !Owns(hn, ns) {
 		// Never ours: leave it alone.
 		return nil
 	}
 	if ns.DeletionTimestamp.IsZero() {
-		if err := e.client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+		if err := h.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			return err
 		}
 	}
 	return lifecycle.Wait(0, "waiting for namespace %s to be deleted", name)
 }
 
-// apply writes obj with server-side apply as the engine's field manager,
-// taking ownership of the fields it sets (a hand edit is put back).
-func (e *Engine) apply(ctx context.Context, obj client.Object) error {
-	gvk, err := e.client.GroupVersionKindFor(obj)
-	if err != nil {
-		return err
-	}
-	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	obj.SetResourceVersion("")
-	obj.SetManagedFields(nil)
-	return e.client.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership) //nolint:staticcheck // SSA through Patch works for typed objects
-}
-
-func (e *Engine) deleteIfOurs(ctx context.Context, obj client.Object) error {
-	if err := e.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+func (h *Shaper) deleteIfOurs(ctx context.Context, obj client.Object) error {
+	if err := h.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if !ours(obj) {
 		return nil
 	}
-	return client.IgnoreNotFound(e.client.Delete(ctx, obj))
+	return client.IgnoreNotFound(h.Client.Delete(ctx, obj))
 }
 
 func ours(obj client.Object) bool {
 	l := obj.GetLabels()
-	return l[LabelManagedBy] == managedBy || l[netpol.LabelManagedBy] == netpol.ManagedByValue || l[tenancy.LabelTenant] != ""
+	return l[LabelManagedBy] == ManagedBy || l[netpol.LabelManagedBy] == netpol.ManagedByValue || l[tenancy.LabelTenant] != ""
 }
 
-// usage is a tenant's observed usage from the quota ledger, which charges
+// Usage is a tenant's observed usage from the quota ledger, which charges
 // every pod, claim, Service and counted object of its namespaces: the whole
 // subtree, and its own part (its node and the nodes of its spaces with a
 // quota of their own, without its child tenants).
-func (e *Engine) usage(s *snapshot, tenant string) (subtree, own corev1.ResourceList, err error) {
-	u, err := e.ledger.Usage(tenant)
+func Usage(ledger *quota.Ledger, s *tenancy.PartialTree, tenant string) (subtree, own corev1.ResourceList, err error) {
+	u, err := ledger.Usage(tenant)
 	if err != nil {
 		return nil, nil, err
 	}
 	own = u.Own
-	for i := range s.spaces {
-		sp := &s.spaces[i]
+	for i := range s.Spaces {
+		sp := &s.Spaces[i]
 		if sp.Spec.Tenant != tenant || len(sp.Spec.Quota) == 0 {
 			continue
 		}
-		su, err := e.ledger.Usage(quota.SpaceNode(sp.Name))
+		su, err := ledger.Usage(quota.SpaceNode(sp.Name))
 		if err != nil {
 			// Not in the ledger yet (the tree is loaded by the tenant's
 			// reconcile): it holds nothing yet either.
@@ -516,12 +445,12 @@ func (e *Engine) usage(s *snapshot, tenant string) (subtree, own corev1.Resource
 	return u.Subtree, own, nil
 }
 
-// namespaceUsage is what the API server's own quota counts in a namespace:
+// NamespaceUsage is what the API server's own quota counts in a namespace:
 // the status of the ResourceQuota the engine renders there (the limited
 // resources only; nil when the namespace has none).
-func (e *Engine) namespaceUsage(ctx context.Context, namespace string) (corev1.ResourceList, error) {
+func (h *Shaper) NamespaceUsage(ctx context.Context, namespace string) (corev1.ResourceList, error) {
 	var rq corev1.ResourceQuota
-	err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: quota.ObjectName}, &rq)
+	err := h.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: quota.ObjectName}, &rq)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -531,10 +460,10 @@ func (e *Engine) namespaceUsage(ctx context.Context, namespace string) (corev1.R
 	return rq.Status.Used, nil
 }
 
-// olderThan orders objects by creation time, then namespace and name (the
+// OlderThan orders objects by creation time, then namespace and name (the
 // API server stamps whole seconds), so that of two objects created in the
 // same second both sides agree which came first.
-func olderThan(a, b client.Object) bool {
+func OlderThan(a, b client.Object) bool {
 	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	if !ta.Equal(&tb) {
 		return ta.Before(&tb)
@@ -543,4 +472,64 @@ func olderThan(a, b client.Object) bool {
 		return a.GetNamespace() < b.GetNamespace()
 	}
 	return a.GetName() < b.GetName()
+}
+
+// IsEngineLabel reports whether key is one of the labels that carry
+// tenancy on a namespace: quota, network isolation and RBAC all select
+// namespaces by them, so only the engine may set them.
+func IsEngineLabel(key string) bool {
+	return key == tenancy.LabelTenant || key == tenancy.LabelSpace || key == vcluster.LabelVirtualCluster || IsTreeLabel(key)
+}
+
+// IsEngineOwnerRef reports whether r points at one of the engine's API
+// objects (a Space, a VirtualCluster).
+func IsEngineOwnerRef(r metav1.OwnerReference) bool {
+	return strings.HasPrefix(r.APIVersion, tenancy.Group+"/") || strings.HasPrefix(r.APIVersion, vcluster.GroupVersion.Group+"/")
+}
+
+// EngineOwnerRefs are o's owner references to the engine's API objects.
+func EngineOwnerRefs(o client.Object) []metav1.OwnerReference {
+	var out []metav1.OwnerReference
+	for _, r := range o.GetOwnerReferences() {
+		if IsEngineOwnerRef(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Counted is an object counted against a per-subtree maximum, with the
+// tenant it belongs to.
+type Counted struct {
+	Obj    client.Object
+	Tenant string
+}
+
+// OverLimit checks obj (belonging to tenant) against every maximum on its
+// chain (MaxSpaces, MaxVirtualClusters): each tenant that sets one caps its
+// whole subtree, so for each the objects of that tenant's subtree older than
+// obj are counted. The newest objects are the ones over a limit, so an
+// existing one never loses its place to a new one.
+func OverLimit(s *tenancy.PartialTree, obj client.Object, tenant string, all []Counted, noun string, limit func(tenancy.Policy) *int32) error {
+	for _, name := range s.Tree.Path(tenant) {
+		t := s.Tree.Tenant(name)
+		if t == nil || limit(t.Spec.Policy) == nil {
+			continue
+		}
+		allowed := int(*limit(t.Spec.Policy))
+		subtree := map[string]bool{}
+		for _, n := range s.Tree.Subtree(name) {
+			subtree[n] = true
+		}
+		older := 0
+		for _, o := range all {
+			if subtree[o.Tenant] && o.Obj.GetUID() != obj.GetUID() && OlderThan(o.Obj, obj) {
+				older++
+			}
+		}
+		if older >= allowed {
+			return fmt.Errorf("tenant %s allows at most %d %s in its subtree (%d exist)", name, allowed, noun, older)
+		}
+	}
+	return nil
 }

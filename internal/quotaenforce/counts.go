@@ -1,4 +1,4 @@
-package vclusterkit
+package quotaenforce
 
 import (
 	"cmp"
@@ -18,7 +18,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/quota/admission"
 )
 
-// quotaCounts follows the resources the tenant tree counts beyond pods,
+// counts follows the resources the tenant tree counts beyond pods,
 // claims and Services (count/configmaps, count/deployments.apps, …): for
 // each, a metadata-only informer charges every object that exists, the
 // periodic resync lists them, and the webhook is registered for their
@@ -30,7 +30,7 @@ import (
 // server (a few seconds) creates are not refused, but they are charged once
 // seen: the subtree may then be over its count, and further creates are
 // refused until it is back under.
-type quotaCounts struct {
+type counts struct {
 	mu     sync.RWMutex
 	active map[schema.GroupResource]schema.GroupVersionKind
 	// kick asks the loop to look at the tree again (after a tenant changed).
@@ -40,12 +40,12 @@ type quotaCounts struct {
 	install func(ctx context.Context) error
 }
 
-func newQuotaCounts() *quotaCounts {
-	return &quotaCounts{active: map[schema.GroupResource]schema.GroupVersionKind{}, kick: make(chan struct{}, 1)}
+func newCounts() *counts {
+	return &counts{active: map[schema.GroupResource]schema.GroupVersionKind{}, kick: make(chan struct{}, 1)}
 }
 
 // has reports whether creates of gr are counted (Webhook.Counted).
-func (c *quotaCounts) has(gr schema.GroupResource) bool {
+func (c *counts) has(gr schema.GroupResource) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	_, ok := c.active[gr]
@@ -53,7 +53,7 @@ func (c *quotaCounts) has(gr schema.GroupResource) bool {
 }
 
 // list is the counted resources, sorted, for the webhook's rules.
-func (c *quotaCounts) list() []schema.GroupResource {
+func (c *counts) list() []schema.GroupResource {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make([]schema.GroupResource, 0, len(c.active))
@@ -67,17 +67,15 @@ func (c *quotaCounts) list() []schema.GroupResource {
 }
 
 // kinds is a copy of the counted resources with the kind each is listed as.
-func (c *quotaCounts) kinds() map[schema.GroupResource]schema.GroupVersionKind {
+func (c *counts) kinds() map[schema.GroupResource]schema.GroupVersionKind {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return maps.Clone(c.active)
 }
 
-// requestCountsSync asks the counts loop to look at the tree now.
-func (e *Engine) requestCountsSync() {
-	if e.counts == nil {
-		return
-	}
+// RequestCountsSync asks the counts loop to look at the tree now (a
+// tenant's limits changed). It never blocks.
+func (e *Enforcer) RequestCountsSync() {
 	select {
 	case e.counts.kick <- struct{}{}:
 	default:
@@ -88,12 +86,12 @@ func (e *Engine) requestCountsSync() {
 // following those it no longer counts; when the set changed, the ledger is
 // resynced and the webhook re-registered. A resource the API server does not
 // serve (a CRD not installed yet) is reported and tried again later.
-func (e *Engine) syncCounts(ctx context.Context) error {
-	s, err := e.snapshot(ctx)
+func (e *Enforcer) syncCounts(ctx context.Context) error {
+	s, err := e.snapshots.Get(ctx)
 	if err != nil {
 		return err
 	}
-	want := quota.CountedResources(quota.Nodes(s.tenants, s.spaces))
+	want := quota.CountedResources(quota.Nodes(s.Tenants, s.Spaces))
 	c := e.counts
 	var errs []error
 	changed := false
@@ -111,7 +109,7 @@ func (e *Engine) syncCounts(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		inf, err := e.mgr.GetCache().GetInformer(sctx, obj)
 		if err == nil {
-			_, err = inf.AddEventHandler(e.tracker.CountedEventHandler(gr))
+			_, err = inf.AddEventHandler(e.tracker.CountedEventHandler(ctx, gr))
 		}
 		cancel()
 		if err != nil {
@@ -141,7 +139,7 @@ func (e *Engine) syncCounts(ctx context.Context) error {
 	if changed {
 		// Charge what exists before the webhook counts creates (and drop the
 		// charges of a resource no longer counted).
-		if err := e.resyncQuota(ctx); err != nil {
+		if err := e.Resync(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("resync: %w", err))
 		}
 		c.mu.RLock()
@@ -158,10 +156,7 @@ func (e *Engine) syncCounts(ctx context.Context) error {
 
 // countedObjects lists every object of the counted resources (from the
 // cache of their metadata informers), wrapped for the tracker.
-func (e *Engine) countedObjects(ctx context.Context) ([]client.Object, error) {
-	if e.counts == nil {
-		return nil, nil
-	}
+func (e *Enforcer) countedObjects(ctx context.Context) ([]client.Object, error) {
 	var out []client.Object
 	for gr, gvk := range e.counts.kinds() {
 		l := &metav1.PartialObjectMetadataList{}

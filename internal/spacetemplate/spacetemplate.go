@@ -1,4 +1,10 @@
-package vclusterkit
+// Package spacetemplate applies a space's template: Space.Spec.Template
+// names a ConfigMap in the template namespace whose data values are YAML
+// manifests (several documents each) of namespaced objects — a default
+// Role, a ConfigMap of settings, a NetworkPolicy of the tenant's own —
+// applied into the space's namespace and kept as the template says; objects
+// dropped from the template are pruned.
+package spacetemplate
 
 import (
 	"bufio"
@@ -18,37 +24,33 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/internal/hostns"
+	"github.com/vclusterkit/vclusterkit/internal/ssa"
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
-// Space templates: Space.Spec.Template names a ConfigMap in
-// Options.TemplateNamespace whose data values are YAML manifests (several
-// documents each) of namespaced objects — a default Role, a ConfigMap of
-// settings, a NetworkPolicy of the tenant's own — applied into the space's
-// namespace when it is created and kept as the template says.
-const (
-	// DefaultTemplateNamespace holds space templates unless
-	// Options.TemplateNamespace says otherwise.
-	DefaultTemplateNamespace = "vclusterkit-system"
-	// LabelTemplate marks the objects a template put in a namespace.
-	LabelTemplate = "tenancy.vclusterkit.io/template"
-	// AnnotationTemplateKinds on a Space records the kinds of the objects
-	// its template put in its namespace, so that the ones later dropped from
-	// the template (all of them, when the Space's template is removed) can
-	// be found and pruned.
-	AnnotationTemplateKinds = "tenancy.vclusterkit.io/template-kinds"
-)
+// DefaultNamespace holds space templates unless Applier.Namespace says
+// otherwise.
+const DefaultNamespace = "vclusterkit-system"
+
+// Applier applies space templates. Client is required.
+type Applier struct {
+	// Client reads templates and writes the space's namespace.
+	Client client.Client
+	// Namespace holds the template ConfigMaps; empty means DefaultNamespace.
+	Namespace string
+}
 
 // templateObjects decodes the template's manifests, sorted by key, and
 // checks each object: namespaced kinds only, no other namespace, a name.
-func (e *Engine) templateObjects(ctx context.Context, name, namespace string) ([]*unstructured.Unstructured, error) {
+func (a *Applier) templateObjects(ctx context.Context, name, namespace string) ([]*unstructured.Unstructured, error) {
 	cm := &corev1.ConfigMap{}
-	ns := e.opts.TemplateNamespace
+	ns := a.Namespace
 	if ns == "" {
-		ns = DefaultTemplateNamespace
+		ns = DefaultNamespace
 	}
-	if err := e.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+	if err := a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, lifecycle.Wait(0, "spec.template: ConfigMap %s/%s not found", ns, name)
 		}
@@ -87,7 +89,7 @@ func (e *Engine) templateObjects(ctx context.Context, name, namespace string) ([
 			if u.GetNamespace() != "" && u.GetNamespace() != namespace {
 				return nil, lifecycle.Permanent(fmt.Errorf("%s: names namespace %q; template objects go into the space's own namespace", where, u.GetNamespace()))
 			}
-			mapping, err := e.client.RESTMapper().RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
+			mapping, err := a.Client.RESTMapper().RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
 			if err != nil {
 				return nil, lifecycle.Permanent(fmt.Errorf("%s: %w", where, err))
 			}
@@ -99,8 +101,8 @@ func (e *Engine) templateObjects(ctx context.Context, name, namespace string) ([
 			if labels == nil {
 				labels = map[string]string{}
 			}
-			labels[LabelManagedBy] = managedBy
-			labels[LabelTemplate] = name
+			labels[hostns.LabelManagedBy] = hostns.ManagedBy
+			labels[tenancy.LabelTemplate] = name
 			u.SetLabels(labels)
 			out = append(out, u)
 		}
@@ -108,62 +110,61 @@ func (e *Engine) templateObjects(ctx context.Context, name, namespace string) ([
 	return out, nil
 }
 
-// spaceTemplate applies the objects of the space's template with
+// Apply applies the objects of the space's template with
 // server-side apply (a hand edit of a field the template sets is put
 // back), then prunes what an earlier version of the template (or an
 // earlier template) put there and the current one no longer has: objects
-// of the recorded kinds (AnnotationTemplateKinds) that carry the engine's
+// of the recorded kinds (tenancy.AnnotationTemplateKinds) that carry the engine's
 // managed-by and template labels. An object the tenant took over by
 // removing those labels is left alone; one the tenant labelled as the
 // template's is the tenant's own loss, in its own namespace.
-func (e *Engine) spaceTemplate(ctx context.Context, sp *tenancy.Space) error {
+func (a *Applier) Apply(ctx context.Context, sp *tenancy.Space) error {
 	var objs []*unstructured.Unstructured
 	if sp.Spec.Template != "" {
 		var err error
-		if objs, err = e.templateObjects(ctx, sp.Spec.Template, sp.Name); err != nil {
+		if objs, err = a.templateObjects(ctx, sp.Spec.Template, sp.Name); err != nil {
 			return err
 		}
 	}
 	keep := map[string]bool{}
 	kinds := map[schema.GroupVersionKind]bool{}
 	for _, u := range objs {
-		u.SetResourceVersion("")
-		if err := e.client.Patch(ctx, u, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck // SSA of unstructured objects
+		if err := ssa.Apply(ctx, a.Client, u); err != nil {
 			return fmt.Errorf("spec.template: applying %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 		keep[u.GroupVersionKind().GroupKind().String()+"/"+u.GetName()] = true
 		kinds[u.GroupVersionKind()] = true
 	}
-	recorded := parseKinds(sp.Annotations[AnnotationTemplateKinds])
+	recorded := parseKinds(sp.Annotations[tenancy.AnnotationTemplateKinds])
 	for _, gvk := range recorded {
-		if err := e.pruneTemplateKind(ctx, sp.Name, gvk, keep); err != nil {
+		if err := a.pruneTemplateKind(ctx, sp.Name, gvk, keep); err != nil {
 			return err
 		}
 	}
 	want := formatKinds(kinds)
-	if want == sp.Annotations[AnnotationTemplateKinds] {
+	if want == sp.Annotations[tenancy.AnnotationTemplateKinds] {
 		return nil
 	}
 	patch := client.MergeFrom(sp.DeepCopy())
 	if want == "" {
-		delete(sp.Annotations, AnnotationTemplateKinds)
+		delete(sp.Annotations, tenancy.AnnotationTemplateKinds)
 	} else {
 		if sp.Annotations == nil {
 			sp.Annotations = map[string]string{}
 		}
-		sp.Annotations[AnnotationTemplateKinds] = want
+		sp.Annotations[tenancy.AnnotationTemplateKinds] = want
 	}
-	return e.client.Patch(ctx, sp, patch)
+	return a.Client.Patch(ctx, sp, patch)
 }
 
 // pruneTemplateKind deletes the objects of one kind in namespace that a
 // template put there (managed-by and template labels) and keep does not
 // hold. A kind the API server no longer serves has nothing left to prune.
-func (e *Engine) pruneTemplateKind(ctx context.Context, namespace string, gvk schema.GroupVersionKind, keep map[string]bool) error {
+func (a *Applier) pruneTemplateKind(ctx context.Context, namespace string, gvk schema.GroupVersionKind, keep map[string]bool) error {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	sel := client.MatchingLabels{LabelManagedBy: managedBy}
-	err := e.client.List(ctx, list, client.InNamespace(namespace), sel, client.HasLabels{LabelTemplate})
+	sel := client.MatchingLabels{hostns.LabelManagedBy: hostns.ManagedBy}
+	err := a.Client.List(ctx, list, client.InNamespace(namespace), sel, client.HasLabels{tenancy.LabelTemplate})
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -175,14 +176,14 @@ func (e *Engine) pruneTemplateKind(ctx context.Context, namespace string, gvk sc
 		if keep[gvk.GroupKind().String()+"/"+u.GetName()] {
 			continue
 		}
-		if err := e.client.Delete(ctx, u); client.IgnoreNotFound(err) != nil {
+		if err := a.Client.Delete(ctx, u); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("spec.template: pruning %s %s: %w", gvk.Kind, u.GetName(), err)
 		}
 	}
 	return nil
 }
 
-// formatKinds and parseKinds write and read AnnotationTemplateKinds: a
+// formatKinds and parseKinds write and read tenancy.AnnotationTemplateKinds: a
 // sorted, comma-separated list of apiVersion/Kind ("v1/ConfigMap",
 // "rbac.authorization.k8s.io/v1/Role").
 func formatKinds(kinds map[schema.GroupVersionKind]bool) string {

@@ -1,4 +1,11 @@
-package vclusterkit
+// Package quotaenforce keeps the engine's quota ledger in step with the
+// host and enforces it there: informers on pods, claims and Services, and
+// metadata informers on every other resource the tree counts, charge what
+// exists (a periodic resync from full lists heals any missed event); a
+// fail-closed validating webhook admits host creates against the ledger
+// (and serves the tenancy webhook beside it); an in-process admission
+// function lets the syncer charge a pod before it creates it.
+package quotaenforce
 
 import (
 	"context"
@@ -7,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -15,8 +23,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/vclusterkit/vclusterkit/internal/snapshot"
 	"github.com/vclusterkit/vclusterkit/quota"
 	"github.com/vclusterkit/vclusterkit/quota/admission"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
@@ -26,63 +34,112 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
-// setupQuota wires the quota ledger: informers on pods, claims and
-// Services, and metadata informers on every other resource the tree counts
-// (quotaCounts), keep it in step with what exists (and a periodic resync
-// from full lists heals any missed event), and (unless disabled) a
-// fail-closed validating webhook admits host creates against it.
-func (e *Engine) setupQuota() error {
-	resolver := admission.LabelResolver{Reader: e.client, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
-		s, err := e.snapshot(context.Background())
+// WebhookOptions configure the webhooks Enforcer serves (the engine's
+// QuotaOptions and TenancyWebhookOptions).
+type WebhookOptions struct {
+	// QuotaDisabled turns the quota webhook off.
+	QuotaDisabled bool
+	// Tenancy serves and installs the tenancy webhook beside it.
+	Tenancy bool
+	// TenancyFailurePolicy is the tenancy webhook's; nil means Ignore.
+	TenancyFailurePolicy *admissionregistrationv1.FailurePolicyType
+	// Addr, Service and Hosts: see the engine's QuotaOptions.
+	Addr    string
+	Service *admissionregistrationv1.ServiceReference
+	Hosts   []string
+}
+
+// Enforcer is a manager Runnable. Create it with New.
+type Enforcer struct {
+	mgr       ctrl.Manager
+	client    client.Client
+	ledger    *quota.Ledger
+	snapshots *snapshot.Reader
+	opts      WebhookOptions
+
+	resolver admission.LabelResolver
+	tracker  *admission.ObjectTracker
+	counts   *counts
+	// tracking is set while the tracker follows the host (Start runs and
+	// its informers synced): Resync is only meaningful then.
+	tracking atomic.Bool
+}
+
+// New returns an Enforcer for mgr's host. It does no I/O.
+func New(mgr ctrl.Manager, ledger *quota.Ledger, snapshots *snapshot.Reader, opts WebhookOptions) (*Enforcer, error) {
+	switch {
+	case mgr == nil:
+		return nil, errors.New("quotaenforce.New: a manager is required")
+	case ledger == nil:
+		return nil, errors.New("quotaenforce.New: a ledger is required")
+	case snapshots == nil:
+		return nil, errors.New("quotaenforce.New: a snapshot reader is required")
+	}
+	e := &Enforcer{mgr: mgr, client: mgr.GetClient(), ledger: ledger, snapshots: snapshots, opts: opts, counts: newCounts()}
+	e.resolver = admission.LabelResolver{Reader: e.client, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
+		s, err := e.snapshots.Get(context.Background())
 		if err != nil {
 			return nil
 		}
-		return quota.EffectiveLimitRange(s.tenants, tenant)
+		return quota.EffectiveLimitRange(s.Tenants, tenant)
 	}}
-	e.tracker = &admission.ObjectTracker{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey}
-	e.counts = newQuotaCounts()
-	return e.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		e.tracker.Context = ctx
-		// The ledger needs the tree before it can charge anything.
-		if err := e.refreshLedger(ctx); err != nil {
-			return err
-		}
-		var synced []toolscache.InformerSynced
-		for _, obj := range []client.Object{&corev1.Pod{}, &corev1.PersistentVolumeClaim{}, &corev1.Service{}} {
-			inf, err := e.mgr.GetCache().GetInformer(ctx, obj)
-			if err != nil {
-				return fmt.Errorf("quota: %T informer: %w", obj, err)
-			}
-			if _, err := inf.AddEventHandler(e.tracker.EventHandler()); err != nil {
-				return err
-			}
-			synced = append(synced, inf.HasSynced)
-		}
-		if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
-			return ctx.Err()
-		}
-		// Object counts the tree limits (count/configmaps, …): follow them
-		// before the webhook is registered, so it counts them from the start.
-		if err := e.syncCounts(ctx); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
-		}
-		// The counted set follows the tree: on a kick (a tenant changed) and
-		// every 15 s (a CRD installed after its limit was set becomes
-		// countable then).
-		go repeat(ctx, 15*time.Second, e.counts.kick, "quota: following counted resources", e.syncCounts)
-		go repeat(ctx, time.Minute, nil, "quota resync", e.resyncQuota)
-		if e.opts.Quota.Disabled && !e.tenancyWebhookOn() {
-			<-ctx.Done()
-			return nil
-		}
-		return e.serveWebhook(ctx, resolver)
-	}))
+	e.tracker = &admission.ObjectTracker{Ledger: ledger, Resolver: e.resolver, KeyFor: e.quotaKey}
+	return e, nil
 }
 
-// resyncQuota rebuilds the ledger's committed usage from every pod, claim,
+// Start follows the host and serves the webhooks until ctx ends; every
+// goroutine it starts has ended when it returns. It implements
+// manager.Runnable.
+func (e *Enforcer) Start(ctx context.Context) error {
+	// The ledger needs the tree before it can charge anything.
+	if err := e.refreshLedger(ctx); err != nil {
+		return err
+	}
+	var synced []toolscache.InformerSynced
+	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.PersistentVolumeClaim{}, &corev1.Service{}} {
+		inf, err := e.mgr.GetCache().GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("quota: %T informer: %w", obj, err)
+		}
+		reg, err := inf.AddEventHandler(e.tracker.EventHandler(ctx))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = inf.RemoveEventHandler(reg) }()
+		synced = append(synced, inf.HasSynced)
+	}
+	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil // stopped before the caches synced
+	}
+	e.tracking.Store(true)
+	defer e.tracking.Store(false)
+	// Object counts the tree limits (count/configmaps, …): follow them
+	// before the webhook is registered, so it counts them from the start.
+	if err := e.syncCounts(ctx); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "quota: following counted resources")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// The counted set follows the tree: on a kick (a tenant changed) and
+	// every 15 s (a CRD installed after its limit was set becomes
+	// countable then).
+	wg.Go(func() { repeat(ctx, 15*time.Second, e.counts.kick, "quota: following counted resources", e.syncCounts) })
+	wg.Go(func() { repeat(ctx, time.Minute, nil, "quota resync", e.Resync) })
+	if e.opts.QuotaDisabled && !e.opts.Tenancy {
+		<-ctx.Done()
+		return nil
+	}
+	return e.serveWebhook(ctx)
+}
+
+// Tracking reports whether the ledger follows the host now (Start runs
+// and its informers synced).
+func (e *Enforcer) Tracking() bool { return e.tracking.Load() }
+
+// Resync rebuilds the ledger's committed usage from every pod, claim,
 // Service and counted object that exists: a charge whose object is gone is
 // dropped.
-func (e *Engine) resyncQuota(ctx context.Context) error {
+func (e *Enforcer) Resync(ctx context.Context) error {
 	var objs []client.Object
 	var pods corev1.PodList
 	var pvcs corev1.PersistentVolumeClaimList
@@ -126,26 +183,20 @@ func repeat(ctx context.Context, every time.Duration, kick <-chan struct{}, what
 	}
 }
 
-func (e *Engine) refreshLedger(ctx context.Context) error {
-	s, err := e.snapshot(ctx)
+func (e *Enforcer) refreshLedger(ctx context.Context) error {
+	s, err := e.snapshots.Get(ctx)
 	if err != nil {
 		return fmt.Errorf("quota: %w", err)
 	}
-	return e.ledger.SetNodes(quota.Nodes(s.tenants, s.spaces))
-}
-
-// tenancyWebhookOn reports whether the Tenant and Space admission webhook
-// is served and installed (TenancyWebhookOptions).
-func (e *Engine) tenancyWebhookOn() bool {
-	return !e.opts.TenancyWebhook.Disabled && e.opts.Store == nil
+	return e.ledger.SetNodes(quota.Nodes(s.Tenants, s.Spaces))
 }
 
 // serveWebhook serves the quota webhook and, beside it on the same server,
 // the tenancy webhook, installs their configurations, and removes them
 // again when it stops (unless behind a Service, where another replica
 // takes over).
-func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) error {
-	qo := e.opts.Quota
+func (e *Enforcer) serveWebhook(ctx context.Context) error {
+	qo := e.opts
 	addr := qo.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -162,9 +213,9 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	if err != nil {
 		return fmt.Errorf("quota webhook certificates: %w", err)
 	}
-	wh := &admission.Webhook{Ledger: e.ledger, Resolver: resolver, KeyFor: e.quotaKey, Counted: e.counts.has}
+	wh := &admission.Webhook{Ledger: e.ledger, Resolver: e.resolver, KeyFor: e.quotaKey, Counted: e.counts.has}
 	so := admission.ServerOptions{Addr: addr, Certs: certs}
-	if e.tenancyWebhookOn() {
+	if e.opts.Tenancy {
 		// Read live, not from the cache: a child applied right after its
 		// parent (one kubectl apply of a tree) must find it. Only spec
 		// changes of tenants and spaces, which are rare, pay the list.
@@ -174,7 +225,7 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	if err != nil {
 		return fmt.Errorf("quota webhook: %w", err)
 	}
-	e.webhook = srv
+	defer func() { _ = srv.Close() }()
 	// A short timeout: the webhook answers from memory, and callers (Helm
 	// installing a control plane, the syncer) must not hang on an engine
 	// that is stopping.
@@ -207,8 +258,8 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 		return nil
 	}
 	var tenancyCfg *admissionregistrationv1.ValidatingWebhookConfiguration
-	if e.tenancyWebhookOn() {
-		to := tenancywebhook.InstallOptions{CABundle: certs.CAPEM, FailurePolicy: e.opts.TenancyWebhook.FailurePolicy}
+	if e.opts.Tenancy {
+		to := tenancywebhook.InstallOptions{CABundle: certs.CAPEM, FailurePolicy: e.opts.TenancyFailurePolicy}
 		if qo.Service != nil {
 			svc := qo.Service.DeepCopy()
 			svc.Path = nil // the tenancy webhook's own path
@@ -223,7 +274,7 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 			return fmt.Errorf("installing the tenancy webhook: %w", err)
 		}
 	}
-	if !qo.Disabled {
+	if !qo.QuotaDisabled {
 		e.counts.mu.Lock()
 		e.counts.install = install
 		e.counts.mu.Unlock()
@@ -254,20 +305,20 @@ func (e *Engine) serveWebhook(ctx context.Context, resolver admission.Resolver) 
 	return nil
 }
 
-// quotaAdmit is the syncer's in-process admission for a virtual cluster
+// Admit is the syncer's in-process admission for a virtual cluster
 // with a dedicated host namespace: a host pod is charged to the tenant's
 // ledger under the virtual pod's UID before it is created; over the limit,
 // the virtual pod is refused (an event and a PodScheduled=False condition
 // with reason QuotaExceeded) and tried again later.
-func (e *Engine) quotaAdmit(tenant string) syncer.AdmitFunc {
+func (e *Enforcer) Admit(tenant string) syncer.AdmitFunc {
 	return func(ctx context.Context, virtual, host client.Object) error {
 		pod, ok := host.(*corev1.Pod)
 		if !ok {
 			return nil
 		}
 		var defaults *tenancy.LimitRangeDefaults
-		if s, err := e.snapshot(ctx); err == nil {
-			defaults = quota.EffectiveLimitRange(s.tenants, tenant)
+		if s, err := e.snapshots.Get(ctx); err == nil {
+			defaults = quota.EffectiveLimitRange(s.Tenants, tenant)
 		}
 		err := e.ledger.Admit(ctx, virtual.GetUID(), tenant, quota.PodUsage(pod, defaults))
 		if errors.Is(err, quota.ErrQuotaExceeded) {
@@ -283,7 +334,7 @@ func (e *Engine) quotaAdmit(tenant string) syncer.AdmitFunc {
 // the webhook finds that reservation instead of charging twice);
 // everywhere else the pod's own UID, since a tenant could write any
 // annotation there.
-func (e *Engine) quotaKey(p *corev1.Pod) types.UID {
+func (e *Enforcer) quotaKey(p *corev1.Pod) types.UID {
 	uid := p.Annotations[translate.AnnotationUID]
 	if uid == "" || p.Labels[translate.LabelVirtualCluster] == "" {
 		return p.UID

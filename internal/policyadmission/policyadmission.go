@@ -1,4 +1,8 @@
-package vclusterkit
+// Package policyadmission makes the host API server itself enforce tenant
+// policies in spaces, where members write with kubectl and no syncer checks
+// anything (tenancy/admissionpolicy), and guards the engine's namespace
+// labels and annotations by admission.
+package policyadmission
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -21,8 +26,9 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/vclusterkit/vclusterkit/internal/snapshot"
+	"github.com/vclusterkit/vclusterkit/internal/ssa"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/tenancy/admissionpolicy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
@@ -33,7 +39,7 @@ import (
 // again on every resync.
 const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 
-// setupPolicyAdmission makes the host API server itself enforce tenant
+// PolicyAdmission makes the host API server itself enforce tenant
 // policies in spaces, where members write with kubectl and no syncer
 // checks anything (tenancy/admissionpolicy):
 //
@@ -49,7 +55,7 @@ const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 //     and does not replace, the namespace-guard controller that undoes
 //     such changes.
 //
-// The guard is put in place here, before anything runs: the engine learns
+// The guard is put in place by Prepare, before anything else runs: the engine learns
 // its user name with a SelfSubjectReview, adds it to the users an existing
 // guard exempts (an engine that ran before with other credentials, or
 // another engine on the same host, keeps its exemption; delete the guard
@@ -66,30 +72,16 @@ const annotationPolicyHash = "tenancy.vclusterkit.io/admission-policy-hash"
 // On a host that does not serve admissionregistration.k8s.io/v1
 // ValidatingAdmissionPolicy (Kubernetes before 1.30) all this is off and
 // the log says so.
-func (e *Engine) setupPolicyAdmission() error {
-	pa := &policyAdmission{e: e, kick: make(chan struct{}, 1), written: map[string]int64{}}
-	log := e.opts.Logger.WithName("policy-admission")
-	gk := schema.GroupKind{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}
-	if _, err := e.mgr.GetRESTMapper().RESTMapping(gk, "v1"); meta.IsNoMatchError(err) {
-		log.Info("the host API does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy (Kubernetes < 1.30): tenant class policies and tenancy labels are not enforced by admission in spaces")
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("vclusterkit.New: policy admission: %w", err)
-	}
-	c, err := client.New(e.mgr.GetConfig(), client.Options{Scheme: e.mgr.GetScheme()})
-	if err != nil {
-		return fmt.Errorf("vclusterkit.New: policy admission: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctrl.LoggerInto(context.Background(), log), time.Minute)
-	defer cancel()
-	if err := pa.ensureGuard(ctx, c, true); err != nil {
-		return fmt.Errorf("vclusterkit.New: namespace guard: %w", err)
-	}
-	return e.mgr.Add(manager.RunnableFunc(pa.run))
-}
+type PolicyAdmission struct {
+	mgr       ctrl.Manager
+	client    client.Client
+	snapshots *snapshot.Reader
+	log       logr.Logger
+	resync    time.Duration
 
-type policyAdmission struct {
-	e          *Engine
+	// enabled is set by Prepare when the host serves
+	// ValidatingAdmissionPolicy.
+	enabled    bool
 	kick       chan struct{}
 	engineUser string
 	// engineUsers are the identities the guard exempts (this engine's and
@@ -101,17 +93,59 @@ type policyAdmission struct {
 	written map[string]int64
 }
 
-func (pa *policyAdmission) poke() {
+// New returns a PolicyAdmission for mgr's host, reading the tree from
+// snapshots and reconciling every resync. It does no I/O: call Prepare
+// before the manager starts, then run it as a manager Runnable.
+func New(mgr ctrl.Manager, snapshots *snapshot.Reader, log logr.Logger, resync time.Duration) (*PolicyAdmission, error) {
+	if mgr == nil || snapshots == nil || resync <= 0 {
+		return nil, errors.New("policyadmission.New: a manager, a snapshot reader and a positive resync are required")
+	}
+	return &PolicyAdmission{mgr: mgr, client: mgr.GetClient(), snapshots: snapshots, log: log.WithName("policy-admission"),
+		resync: resync, kick: make(chan struct{}, 1), written: map[string]int64{}}, nil
+}
+
+// Prepare finds out whether the host serves ValidatingAdmissionPolicy
+// (Kubernetes ≥ 1.30; otherwise all this is off and the log says so) and
+// puts the namespace guard in place, waiting until the API server honours
+// it. It reads live, not from the manager's cache, which has not started.
+func (pa *PolicyAdmission) Prepare(ctx context.Context) error {
+	gk := schema.GroupKind{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}
+	if _, err := pa.mgr.GetRESTMapper().RESTMapping(gk, "v1"); meta.IsNoMatchError(err) {
+		pa.log.Info("the host API does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy (Kubernetes < 1.30): tenant class policies and tenancy labels are not enforced by admission in spaces")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("policy admission: %w", err)
+	}
+	c, err := client.New(pa.mgr.GetConfig(), client.Options{Scheme: pa.mgr.GetScheme()})
+	if err != nil {
+		return fmt.Errorf("policy admission: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctrl.LoggerInto(ctx, pa.log), time.Minute)
+	defer cancel()
+	if err := pa.ensureGuard(ctx, c, c, true); err != nil {
+		return fmt.Errorf("namespace guard: %w", err)
+	}
+	pa.enabled = true
+	return nil
+}
+
+func (pa *PolicyAdmission) poke() {
 	select {
 	case pa.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (pa *policyAdmission) run(ctx context.Context) error {
-	log := pa.e.opts.Logger.WithName("policy-admission")
+// Start keeps the policy and the namespace annotations in step until ctx
+// ends. It implements manager.Runnable (leader only, by default).
+func (pa *PolicyAdmission) Start(ctx context.Context) error {
+	if !pa.enabled {
+		<-ctx.Done()
+		return nil
+	}
+	log := pa.log
 	ctx = ctrl.LoggerInto(ctx, log)
-	inf, err := pa.e.mgr.GetCache().GetInformer(ctx, &tenancy.Tenant{})
+	inf, err := pa.mgr.GetCache().GetInformer(ctx, &tenancy.Tenant{})
 	if err != nil {
 		return fmt.Errorf("policy admission: Tenant informer: %w", err)
 	}
@@ -132,7 +166,7 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 	}
 	// A new space namespace refuses creates until it is annotated: do it
 	// at once, not at the next resync.
-	nsInf, err := pa.e.mgr.GetCache().GetInformer(ctx, &corev1.Namespace{})
+	nsInf, err := pa.mgr.GetCache().GetInformer(ctx, &corev1.Namespace{})
 	if err != nil {
 		return fmt.Errorf("policy admission: Namespace informer: %w", err)
 	}
@@ -147,7 +181,7 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("policy admission: %w", err)
 	}
-	resync := pa.e.resync(30 * time.Second)
+	resync := pa.resync
 	backoff := time.Second
 	for {
 		err := pa.reconcile(ctx)
@@ -167,10 +201,12 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 		case <-pa.kick:
 			// Let a burst of changes (a tree created at once) settle into
 			// one pass.
+			settle := time.NewTimer(200 * time.Millisecond)
 			select {
 			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
+			case <-settle.C:
 			}
+			settle.Stop()
 		case <-t.C:
 		}
 		t.Stop()
@@ -181,11 +217,10 @@ func (pa *policyAdmission) run(ctx context.Context) error {
 // besides those the existing guard exempts, when it differs from what is
 // there; with probe, it then waits until the API server admits this
 // engine's tenancy labels.
-func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, probe bool) error {
-	e := pa.e
+func (pa *PolicyAdmission) ensureGuard(ctx context.Context, r client.Reader, w client.Client, probe bool) error {
 	if pa.engineUser == "" {
 		ssr := &authenticationv1.SelfSubjectReview{}
-		if err := e.client.Create(ctx, ssr); err != nil {
+		if err := w.Create(ctx, ssr); err != nil {
 			return fmt.Errorf("learning the engine's identity (SelfSubjectReview): %w", err)
 		}
 		if ssr.Status.UserInfo.Username == "" {
@@ -207,7 +242,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 	pol, bind, err := admissionpolicy.NamespaceGuard(admissionpolicy.GuardOptions{
 		EngineUsers: users,
 		Labels:      []string{vcluster.LabelVirtualCluster},
-		Annotations: append([]string{AnnotationNamespaceUID}, admissionpolicy.SpaceAnnotationKeys()...),
+		Annotations: append([]string{tenancy.AnnotationNamespaceUID}, admissionpolicy.SpaceAnnotationKeys()...),
 		OwnerGroups: []string{tenancy.Group, vcluster.GroupVersion.Group},
 	})
 	if err != nil {
@@ -222,7 +257,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 	}
 	changed := false
 	for _, pair := range [][2]client.Object{{pol, curPol}, {bind, curBind}} {
-		wrote, err := pa.write(ctx, pair[0], pair[1])
+		wrote, err := pa.write(ctx, w, pair[0], pair[1])
 		if err != nil {
 			return err
 		}
@@ -238,7 +273,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 		Labels: map[string]string{tenancy.LabelTenant: "vclusterkit-guard-probe"}}}
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		last = e.client.Create(ctx, ns.DeepCopy(), client.DryRunAll)
+		last = w.Create(ctx, ns.DeepCopy(), client.DryRunAll)
 		return last == nil || apierrors.IsAlreadyExists(last), nil
 	})
 	if err != nil {
@@ -249,7 +284,7 @@ func (pa *policyAdmission) ensureGuard(ctx context.Context, r client.Reader, pro
 
 // write applies want unless cur (nil when absent) already is what we
 // would write; it reports whether it wrote.
-func (pa *policyAdmission) write(ctx context.Context, want, cur client.Object) (bool, error) {
+func (pa *PolicyAdmission) write(ctx context.Context, w client.Client, want, cur client.Object) (bool, error) {
 	key := kindKey(want) + "/" + want.GetName()
 	h, err := specHash(want)
 	if err != nil {
@@ -266,7 +301,7 @@ func (pa *policyAdmission) write(ctx context.Context, want, cur client.Object) (
 	}
 	a[annotationPolicyHash] = h
 	want.SetAnnotations(a)
-	if err := pa.e.apply(ctx, want); err != nil {
+	if err := ssa.Apply(ctx, w, want); err != nil {
 		return false, fmt.Errorf("applying %s: %w", key, err)
 	}
 	pa.written[key] = want.GetGeneration()
@@ -275,44 +310,44 @@ func (pa *policyAdmission) write(ctx context.Context, want, cur client.Object) (
 
 // reconcile makes the space policy, and the policy annotations of every
 // space's namespace, what the tree says.
-func (pa *policyAdmission) reconcile(ctx context.Context) error {
-	e := pa.e
-	if err := pa.ensureGuard(ctx, e.client, false); err != nil {
+func (pa *PolicyAdmission) reconcile(ctx context.Context) error {
+	c := pa.client
+	if err := pa.ensureGuard(ctx, c, c, false); err != nil {
 		return err
 	}
 	pol, bind := admissionpolicy.SpacePolicy(pa.engineUsers...)
 	var curPol, curBind client.Object
 	havePol := &admissionregistrationv1.ValidatingAdmissionPolicy{}
-	if err := e.client.Get(ctx, client.ObjectKey{Name: pol.Name}, havePol); err == nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: pol.Name}, havePol); err == nil {
 		curPol = havePol
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
 	haveBind := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
-	if err := e.client.Get(ctx, client.ObjectKey{Name: bind.Name}, haveBind); err == nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: bind.Name}, haveBind); err == nil {
 		curBind = haveBind
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
 	// The policy first: a binding to a policy not yet there does nothing.
-	if _, err := pa.write(ctx, pol, curPol); err != nil {
+	if _, err := pa.write(ctx, c, pol, curPol); err != nil {
 		return err
 	}
-	if _, err := pa.write(ctx, bind, curBind); err != nil {
+	if _, err := pa.write(ctx, c, bind, curBind); err != nil {
 		return err
 	}
-	s, err := e.snapshot(ctx)
+	s, err := pa.snapshots.Get(ctx)
 	if err != nil {
 		return err
 	}
 	// A tenant whose policy cannot be encoded is reported; its spaces keep
 	// what they have (or stay closed), the others are brought up to date.
-	want, renderErr := admissionpolicy.ForTree(s.tree)
+	want, renderErr := admissionpolicy.ForTree(s.Tree)
 	var errs []error
 	if renderErr != nil {
 		errs = append(errs, renderErr)
 	}
-	for _, sp := range s.spaces {
+	for _, sp := range s.Spaces {
 		ann, ok := want[sp.Name]
 		if !ok {
 			continue // invalid tenant or unencodable policy: leave it
@@ -328,9 +363,9 @@ func (pa *policyAdmission) reconcile(ctx context.Context) error {
 // removing those of ours it no longer wants; a namespace that is not the
 // engine's for that space (labels say otherwise), or not there yet, is
 // left alone.
-func (pa *policyAdmission) annotate(ctx context.Context, name, tenant string, want map[string]string) error {
+func (pa *PolicyAdmission) annotate(ctx context.Context, name, tenant string, want map[string]string) error {
 	ns := &corev1.Namespace{}
-	if err := pa.e.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+	if err := pa.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if ns.Labels[tenancy.LabelSpace] != name || ns.Labels[tenancy.LabelTenant] != tenant || !ns.DeletionTimestamp.IsZero() {
@@ -354,7 +389,7 @@ func (pa *policyAdmission) annotate(ctx context.Context, name, tenant string, wa
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(pa.e.client.Patch(ctx, ns, client.RawPatch(types.MergePatchType, body)))
+	return client.IgnoreNotFound(pa.client.Patch(ctx, ns, client.RawPatch(types.MergePatchType, body)))
 }
 
 func kindKey(o client.Object) string {

@@ -1,4 +1,9 @@
-package vclusterkit
+// Package projection keeps the host's Tenant and Space objects equal to a
+// tenancy.Store that is the source of truth (sqlstore, memstore or an
+// embedder's own), and copies the status the engine's controllers write
+// back into the store. The controllers need API objects (finalizers,
+// watches, conditions); the projection lets any store be the truth anyway.
+package projection
 
 import (
 	"context"
@@ -16,80 +21,111 @@ import (
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
-// LabelProjected marks Tenant and Space objects on the host that the engine
-// projects from Options.Store. Only objects with it are updated or deleted
-// by the projection.
-const LabelProjected = "tenancy.vclusterkit.io/projected"
-
-// projection keeps the host's Tenant and Space objects equal to a
-// tenancy.Store that is the source of truth (sqlstore, memstore or an
-// embedder's own), and copies the status the controllers write back into
-// the store. The controllers need API objects (finalizers, watches,
-// conditions); the projection lets any store be the truth anyway.
-//
-// Each round is a full pass over both sides, triggered by a store watch
+// Projection is a manager Runnable. Each round is a full pass over both sides, triggered by a store watch
 // event or every resync interval: O(tenants + spaces) per round, which is
 // simple and heals any drift (a host object deleted or edited by hand).
-type projection struct {
-	store  tenancy.Store
-	client client.Client
-	resync time.Duration
+//
+// A store that fails (a database restarting) is retried with a backoff
+// from one second up to Resync; it never stops the manager.
+type Projection struct {
+	// Store is the source of truth; required.
+	Store tenancy.Store
+	// Client writes the host; required.
+	Client client.Client
+	// Resync is the interval of full rounds without any event; required
+	// (positive).
+	Resync time.Duration
 }
 
-func (p *projection) Start(ctx context.Context) error {
+// errWatchEnded says a store watch ended: list and watch again at once.
+var errWatchEnded = errors.New("store watch ended")
+
+// Start runs the projection until ctx ends. It implements manager.Runnable.
+func (p *Projection) Start(ctx context.Context) error {
+	if p.Store == nil || p.Client == nil || p.Resync <= 0 {
+		return errors.New("projection.Projection: Store, Client and a positive Resync are required")
+	}
 	log := ctrl.LoggerFrom(ctx).WithName("projection")
+	const minBackoff = time.Second
+	backoff := minBackoff
 	for {
-		tl, err := p.store.ListTenants(ctx)
-		if err != nil {
-			return fmt.Errorf("projection: %w", err)
+		err := p.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
 		}
-		tw, err := p.store.WatchTenants(ctx, tl.ResourceVersion)
-		if err != nil {
-			return fmt.Errorf("projection: %w", err)
+		if errors.Is(err, errWatchEnded) {
+			backoff = minBackoff
+			continue
 		}
-		sl, err := p.store.ListSpaces(ctx)
-		if err != nil {
-			return fmt.Errorf("projection: %w", err)
+		log.Error(err, "projection: the store failed; retrying", "after", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
 		}
-		sw, err := p.store.WatchSpaces(ctx, sl.ResourceVersion)
-		if err != nil {
-			return fmt.Errorf("projection: %w", err)
-		}
-		if err := p.round(ctx); err != nil {
-			log.Error(err, "projection round failed; retrying")
-		}
-		tick := time.NewTicker(p.resync)
-	watch:
-		for {
-			select {
-			case <-ctx.Done():
-				tick.Stop()
-				return nil
-			case ev, ok := <-tw:
-				if !ok || ev.Type == tenancy.EventError {
-					break watch // re-list and watch again
-				}
-			case ev, ok := <-sw:
-				if !ok || ev.Type == tenancy.EventError {
-					break watch
-				}
-			case <-tick.C:
-			}
-			// Coalesce a burst of events into one round.
-			drain(tw, sw, 100*time.Millisecond)
-			if err := p.round(ctx); err != nil {
-				log.Error(err, "projection round failed; retrying")
-			}
-		}
-		tick.Stop()
+		backoff = min(backoff*2, max(p.Resync, minBackoff))
 	}
 }
 
-func drain(tw <-chan tenancy.TenantEvent, sw <-chan tenancy.SpaceEvent, d time.Duration) {
+// follow lists and watches both kinds under a context of its own, running a
+// round on every change and every Resync, until a watch ends
+// (errWatchEnded), the store fails or ctx ends. Both watches end with it.
+func (p *Projection) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	log := ctrl.LoggerFrom(ctx).WithName("projection")
+	tl, err := p.Store.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("listing tenants: %w", err)
+	}
+	tw, err := p.Store.WatchTenants(ctx, tl.ResourceVersion)
+	if err != nil {
+		return fmt.Errorf("watching tenants: %w", err)
+	}
+	sl, err := p.Store.ListSpaces(ctx)
+	if err != nil {
+		return fmt.Errorf("listing spaces: %w", err)
+	}
+	sw, err := p.Store.WatchSpaces(ctx, sl.ResourceVersion)
+	if err != nil {
+		return fmt.Errorf("watching spaces: %w", err)
+	}
+	if err := p.round(ctx); err != nil {
+		log.Error(err, "projection round failed; retrying")
+	}
+	tick := time.NewTicker(p.Resync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-tw:
+			if !ok || ev.Type == tenancy.EventError {
+				return errWatchEnded
+			}
+		case ev, ok := <-sw:
+			if !ok || ev.Type == tenancy.EventError {
+				return errWatchEnded
+			}
+		case <-tick.C:
+		}
+		// Coalesce a burst of events into one round.
+		drain(ctx, tw, sw, 100*time.Millisecond)
+		if err := p.round(ctx); err != nil {
+			log.Error(err, "projection round failed; retrying")
+		}
+	}
+}
+
+func drain(ctx context.Context, tw <-chan tenancy.TenantEvent, sw <-chan tenancy.SpaceEvent, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
+		case <-ctx.Done():
+			return
 		case <-tw:
 		case <-sw:
 		case <-t.C:
@@ -98,7 +134,7 @@ func drain(tw <-chan tenancy.TenantEvent, sw <-chan tenancy.SpaceEvent, d time.D
 	}
 }
 
-func (p *projection) round(ctx context.Context) error {
+func (p *Projection) round(ctx context.Context) error {
 	if err := p.tenants(ctx); err != nil {
 		return err
 	}
@@ -106,9 +142,9 @@ func (p *projection) round(ctx context.Context) error {
 }
 
 func projectedMeta(src metav1.ObjectMeta) metav1.ObjectMeta {
-	labels := map[string]string{LabelProjected: "true"}
+	labels := map[string]string{tenancy.LabelProjected: "true"}
 	maps.Copy(labels, src.Labels)
-	labels[LabelProjected] = "true"
+	labels[tenancy.LabelProjected] = "true"
 	return metav1.ObjectMeta{Name: src.Name, Labels: labels, Annotations: maps.Clone(src.Annotations)}
 }
 
@@ -143,7 +179,7 @@ func project[T client.Object](ctx context.Context, c client.Client, k kindProjec
 			}
 			continue
 		}
-		if cur.GetLabels()[LabelProjected] != "true" || !cur.GetDeletionTimestamp().IsZero() {
+		if cur.GetLabels()[tenancy.LabelProjected] != "true" || !cur.GetDeletionTimestamp().IsZero() {
 			continue // not ours, or on its way out
 		}
 		if k.specDiffers(cur, src) {
@@ -158,7 +194,7 @@ func project[T client.Object](ctx context.Context, c client.Client, k kindProjec
 		}
 	}
 	for name, cur := range onHost {
-		if cur.GetLabels()[LabelProjected] != "true" || inStore[name] || !cur.GetDeletionTimestamp().IsZero() {
+		if cur.GetLabels()[tenancy.LabelProjected] != "true" || inStore[name] || !cur.GetDeletionTimestamp().IsZero() {
 			continue
 		}
 		if k.beforeDelete != nil {
@@ -201,16 +237,16 @@ func copyMeta(cur, src client.Object) {
 	cur.SetAnnotations(a)
 }
 
-func (p *projection) tenants(ctx context.Context) error {
-	want, err := p.store.ListTenants(ctx)
+func (p *Projection) tenants(ctx context.Context) error {
+	want, err := p.Store.ListTenants(ctx)
 	if err != nil {
 		return err
 	}
 	var have tenancy.TenantList
-	if err := p.client.List(ctx, &have); err != nil {
+	if err := p.Client.List(ctx, &have); err != nil {
 		return err
 	}
-	return project(ctx, p.client, kindProjection[*tenancy.Tenant]{
+	return project(ctx, p.Client, kindProjection[*tenancy.Tenant]{
 		kind: "tenant", want: ptrs(want.Items), have: ptrs(have.Items),
 		fromStore: func(src *tenancy.Tenant) *tenancy.Tenant {
 			return &tenancy.Tenant{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
@@ -225,7 +261,7 @@ func (p *projection) tenants(ctx context.Context) error {
 			}
 			back := src.DeepCopy()
 			back.Status = *cur.Status.DeepCopy()
-			_, err := p.store.UpdateTenantStatus(ctx, back)
+			_, err := p.Store.UpdateTenantStatus(ctx, back)
 			return err
 		},
 		// Gone from the store: its subtree went with it there, so it
@@ -235,22 +271,22 @@ func (p *projection) tenants(ctx context.Context) error {
 			if a == nil {
 				a = map[string]string{}
 			}
-			a[AnnotationCascade] = "true"
+			a[tenancy.AnnotationCascade] = "true"
 			cur.SetAnnotations(a)
 		},
 	})
 }
 
-func (p *projection) spaces(ctx context.Context) error {
-	want, err := p.store.ListSpaces(ctx)
+func (p *Projection) spaces(ctx context.Context) error {
+	want, err := p.Store.ListSpaces(ctx)
 	if err != nil {
 		return err
 	}
 	var have tenancy.SpaceList
-	if err := p.client.List(ctx, &have); err != nil {
+	if err := p.Client.List(ctx, &have); err != nil {
 		return err
 	}
-	return project(ctx, p.client, kindProjection[*tenancy.Space]{
+	return project(ctx, p.Client, kindProjection[*tenancy.Space]{
 		kind: "space", want: ptrs(want.Items), have: ptrs(have.Items),
 		fromStore: func(src *tenancy.Space) *tenancy.Space {
 			return &tenancy.Space{ObjectMeta: projectedMeta(src.ObjectMeta), Spec: *src.Spec.DeepCopy()}
@@ -265,7 +301,7 @@ func (p *projection) spaces(ctx context.Context) error {
 			}
 			back := src.DeepCopy()
 			back.Status = *cur.Status.DeepCopy()
-			_, err := p.store.UpdateSpaceStatus(ctx, back)
+			_, err := p.Store.UpdateSpaceStatus(ctx, back)
 			return err
 		},
 	})

@@ -1,0 +1,159 @@
+package virtualcluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+
+	"github.com/vclusterkit/vclusterkit/lifecycle"
+	"github.com/vclusterkit/vclusterkit/sync/syncer"
+	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
+)
+
+// newSyncerSpec is everything one virtual cluster's syncer runs with: the
+// syncers (Reconciler.Syncers, from the tenant's effective policy with the
+// virtual cluster's overrides), the virtual API server's config, and the
+// in-process quota admission when the host namespace is dedicated. A
+// different generation of the VirtualCluster restarts the syncer.
+func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualCluster) (syncerSpec, error) {
+	s, err := r.Snapshots.Get(ctx)
+	if err != nil {
+		return syncerSpec{}, err
+	}
+	pol, err := effectivePolicy(s, vc)
+	if err != nil {
+		return syncerSpec{}, lifecycle.Permanent(err)
+	}
+	syncers, err := r.Syncers(vc, pol)
+	if err != nil {
+		return syncerSpec{}, lifecycle.Permanent(fmt.Errorf("spec.sync: %w", err))
+	}
+	p, err := r.provisioner(vc)
+	if err != nil {
+		return syncerSpec{}, lifecycle.Permanent(err)
+	}
+	kc, err := p.Kubeconfig(ctx, vc)
+	if err != nil {
+		return syncerSpec{}, err
+	}
+	cfg, err := kubeconfig.RESTConfig(kc)
+	if err != nil {
+		return syncerSpec{}, err
+	}
+	spec := syncerSpec{
+		name: vc.Name, hostNamespace: vc.EffectiveHostNamespace(), config: cfg, syncers: syncers,
+		generation: vc.Generation,
+	}
+	if spec.hostNamespace != vc.Namespace && r.QuotaAdmit != nil {
+		// A dedicated host namespace: pods are admitted against the quota
+		// in process, so a refusal shows on the virtual pod.
+		spec.admit = r.QuotaAdmit(vc.Spec.Tenant)
+	}
+	return spec, nil
+}
+
+// newSyncEngine builds the sync engine of one virtual cluster from its spec.
+func newSyncEngine(host *syncer.Host, spec syncerSpec, reg prometheus.Registerer) (*syncer.Engine, error) {
+	return syncer.New(host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit, Registerer: reg})
+}
+
+type syncerSpec struct {
+	name, hostNamespace string
+	config              *rest.Config
+	syncers             []syncer.Syncer
+	generation          int64
+	admit               syncer.AdmitFunc
+}
+
+type runningSyncer struct {
+	spec   syncerSpec
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// syncerSet runs one sync engine per virtual cluster inside the engine's
+// process, all sharing the host cache.
+type syncerSet struct {
+	host    *syncer.Host
+	reg     prometheus.Registerer
+	mu      sync.Mutex
+	root    context.Context
+	running map[string]*runningSyncer
+}
+
+func newSyncerSet(h *syncer.Host, reg prometheus.Registerer) *syncerSet {
+	return &syncerSet{host: h, reg: reg, running: map[string]*runningSyncer{}}
+}
+
+// run is the manager runnable: it provides the context the syncers run in
+// and stops them all, waiting for each, when the manager stops.
+func (s *syncerSet) run(ctx context.Context) error {
+	s.mu.Lock()
+	s.root = ctx
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.root = nil
+	for k, r := range s.running {
+		r.cancel()
+		<-r.done
+		delete(s.running, k)
+	}
+	return nil
+}
+
+// ensure starts the syncer for key, or restarts it when it died or its
+// spec's generation changed.
+func (s *syncerSet) ensure(key string, spec syncerSpec) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root == nil || s.root.Err() != nil {
+		return lifecycle.Wait(time.Second, "waiting for the engine to start")
+	}
+	if r, ok := s.running[key]; ok {
+		select {
+		case <-r.done:
+			delete(s.running, key) // died: start again below
+		default:
+			if r.spec.generation == spec.generation {
+				return nil
+			}
+			r.cancel()
+			<-r.done
+			delete(s.running, key)
+		}
+	}
+	eng, err := newSyncEngine(s.host, spec, s.reg)
+	if err != nil {
+		return lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
+	}
+	rctx, cancel := context.WithCancel(s.root)
+	r := &runningSyncer{spec: spec, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = eng.Start(rctx)
+	}()
+	s.running[key] = r
+	return nil
+}
+
+// stop stops the syncer for key and waits for it; a syncer not running is
+// not an error.
+func (s *syncerSet) stop(key string) error {
+	s.mu.Lock()
+	r, ok := s.running[key]
+	delete(s.running, key)
+	s.mu.Unlock()
+	if ok {
+		r.cancel()
+		<-r.done
+	}
+	return nil
+}
