@@ -34,7 +34,13 @@
 // An in-place resize of a virtual pod (pods/resize) is carried to the host
 // pod through the host's own pods/resize, where quota admission charges the
 // increase; a refusal leaves the host pod as it was and shows on the virtual
-// pod as a ResizeRefused event and a PodResizePending condition.
+// pod as a ResizeRefused event and a PodResizePending condition. Only the
+// requests and limits the virtual pod names are carried: those the host
+// filled in from its LimitRange defaults are the host's and are neither
+// resized nor taken away, so a pod without resources is not "resized"
+// forever to what the host will not accept. Status flows back with the
+// virtual pod's own QoS class, which is immutable (BestEffort inside, while
+// its host copy may be Burstable).
 //
 // Pods are recreated on the host when the virtual pod is replaced, deleted
 // on the host with the virtual grace period, and deleted in the virtual

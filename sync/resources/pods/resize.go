@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -23,6 +22,14 @@ const ReasonResizeRefused = "ResizeRefused"
 // increase. It returns the refusal when the host says no (quota, a
 // LimitRange maximum, an invalid change), nil when there is nothing to do
 // or the host took it.
+//
+// Only what the virtual pod itself names is carried: for every resource a
+// virtual container requests or limits, the host container must hold the
+// same quantity. Resources the virtual pod leaves out belong to the host,
+// which fills them in from its LimitRange defaults when it creates the
+// host pod; they are never taken away again (a resize cannot remove a
+// request or a limit anyway). So a host pod that differs from its virtual
+// pod only by defaults is in sync, and is not resized.
 func (s *Syncer) resize(ctx context.Context, sc *syncer.Context, v, h *corev1.Pod) (refused error, err error) {
 	if h.DeletionTimestamp != nil || h.Status.Phase == corev1.PodSucceeded || h.Status.Phase == corev1.PodFailed {
 		return nil, nil
@@ -48,9 +55,11 @@ func (s *Syncer) resize(ctx context.Context, sc *syncer.Context, v, h *corev1.Po
 	}
 }
 
-// copyResources sets the resources of the containers in dst to those of
-// the same-named containers in src (only restartable ones when sidecars),
-// reporting whether anything changed.
+// copyResources sets, in the containers of dst, every request and limit
+// that the same-named container of src names (only restartable ones when
+// sidecars), and reports whether anything changed. Quantities are compared
+// by value; requests and limits src does not name are left as dst has
+// them (host defaults).
 func copyResources(dst, src []corev1.Container, sidecars bool) bool {
 	changed := false
 	for i := range dst {
@@ -58,8 +67,13 @@ func copyResources(dst, src []corev1.Container, sidecars bool) bool {
 			continue
 		}
 		for _, c := range src {
-			if c.Name == dst[i].Name && !equality.Semantic.DeepEqual(c.Resources, dst[i].Resources) {
-				dst[i].Resources = *c.Resources.DeepCopy()
+			if c.Name != dst[i].Name {
+				continue
+			}
+			if setNamed(&dst[i].Resources.Requests, c.Resources.Requests) {
+				changed = true
+			}
+			if setNamed(&dst[i].Resources.Limits, c.Resources.Limits) {
 				changed = true
 			}
 		}
@@ -67,12 +81,33 @@ func copyResources(dst, src []corev1.Container, sidecars bool) bool {
 	return changed
 }
 
+// setNamed sets in *dst every quantity of src that *dst lacks or holds
+// with another value, reporting whether it changed anything.
+func setNamed(dst *corev1.ResourceList, src corev1.ResourceList) bool {
+	changed := false
+	for name, q := range src {
+		if have, ok := (*dst)[name]; ok && have.Cmp(q) == 0 {
+			continue
+		}
+		if *dst == nil {
+			*dst = corev1.ResourceList{}
+		}
+		(*dst)[name] = q.DeepCopy()
+		changed = true
+	}
+	return changed
+}
+
 // virtualStatus is the status the virtual pod should show: the host pod's,
 // plus, while the host refuses a resize, a PodResizePending condition
 // (reason ResizeRefused) carrying why, as the kubelet reports a resize it
-// cannot do.
+// cannot do. The QoS class stays the virtual pod's own: it is immutable,
+// and the host's may differ (a pod without requests is BestEffort in the
+// virtual cluster and Burstable on a host whose LimitRange gives it
+// defaults).
 func virtualStatus(h *corev1.Pod, v *corev1.Pod, refused error) corev1.PodStatus {
 	st := *h.Status.DeepCopy()
+	st.QOSClass = v.Status.QOSClass
 	if refused == nil {
 		return st
 	}
