@@ -4,9 +4,12 @@
 // portal and keeps its own storage and UI.
 //
 // This page is the map. Each section names a package, what it is for, and
-// how it composes with the others. Dependencies flow one way:
-// tenancy ← quota, netpol ← lifecycle ← this package's Engine; vcluster and
-// the sync packages use tenancy types only where they need a tenant.
+// how it composes with the others. Dependencies flow one way: quota and
+// netpol build on tenancy; lifecycle depends on neither (it knows no
+// tenant); this package's Engine composes them all, with its controllers
+// (internal/controllers/tenant, space, virtualcluster) as types of their
+// own. vcluster and the sync packages use tenancy types only where they
+// need a tenant.
 //
 // # Tenancy: who owns what (package tenancy)
 //
@@ -65,8 +68,10 @@
 //
 // lifecycle is the finalizer-driven reconciliation framework (phases,
 // ordered steps, conditions, events, sleep and wake) behind the Tenant,
-// Space and VirtualCluster controllers; the Engine in this package composes
-// everything into one controller-runtime manager:
+// Space and VirtualCluster controllers (Options.TenantSteps, SpaceSteps and
+// VirtualClusterSteps add or replace steps); the Engine in this package
+// composes everything into one controller-runtime manager, every goroutine
+// of which ends when Start returns:
 //
 //	eng, err := vclusterkit.New(hostConfig, vclusterkit.Options{
 //		Provisioners: registry, // nil: the local provisioner

@@ -166,8 +166,7 @@ type Options struct {
 	// control planes before returning).
 	LeaderElectionReleaseOnCancel bool
 	// SkipCRDInstall leaves installing the CRDs to someone else (a Helm
-	// chart); by default Start installs or updates them before anything
-	// runs.
+	// chart); by default New installs or updates them.
 	SkipCRDInstall bool
 	// ResyncPeriod requeues Ready objects so drift is repaired, and paces
 	// the store projection and the admission policy reconcile; zero means
@@ -207,10 +206,18 @@ type Engine struct {
 	policy   *policyadmission.PolicyAdmission
 }
 
-// New validates opts and builds the manager with every controller
-// registered. It does no I/O: nothing runs, and nothing is written to the
-// host, until Start.
+// New is NewContext with a background context: each of its two writes to
+// the host (CRDs, namespace guard) is bounded by a minute.
 func New(host *rest.Config, opts Options) (*Engine, error) {
+	return NewContext(context.Background(), host, opts)
+}
+
+// NewContext validates opts, builds the manager with every controller
+// registered, and prepares the host under ctx: it installs or updates the
+// CRDs (unless Options.SkipCRDInstall) and puts the namespace guard in
+// place, so that both exist when it returns (a caller may create Tenants at
+// once). Nothing runs until Start.
+func NewContext(ctx context.Context, host *rest.Config, opts Options) (*Engine, error) {
 	if host == nil {
 		return nil, errors.New("vclusterkit.New: host config is required")
 	}
@@ -273,6 +280,14 @@ func New(host *rest.Config, opts Options) (*Engine, error) {
 		}
 	}
 	if err := e.setup(); err != nil {
+		return nil, fmt.Errorf("vclusterkit.New: %w", err)
+	}
+	if !opts.SkipCRDInstall {
+		if err := installCRDs(ctx, host, opts.Scheme); err != nil {
+			return nil, fmt.Errorf("vclusterkit.New: %w", err)
+		}
+	}
+	if err := e.policy.Prepare(ctx); err != nil {
 		return nil, fmt.Errorf("vclusterkit.New: %w", err)
 	}
 	return e, nil
@@ -371,8 +386,7 @@ func (e *Engine) setup() error {
 	return mgr.AddReadyzCheck("ping", healthz.Ping)
 }
 
-// Start installs the CRDs (unless Options.SkipCRDInstall) and the namespace
-// guard, runs the engine until ctx ends, then stops every syncer, the
+// Start runs the engine until ctx ends, then stops every syncer, the
 // webhook and the manager, and shuts down the control planes of
 // provisioners that run them in this process (vcluster.Shutdowner, as the
 // local provisioner does), keeping their state: the next Start (of a new
@@ -390,14 +404,6 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	defer reg.Unregister(collector)
 	defer e.shutdownProvisioners()
-	if !e.opts.SkipCRDInstall {
-		if err := installCRDs(ctx, e.host, e.opts.Scheme); err != nil {
-			return err
-		}
-	}
-	if err := e.policy.Prepare(ctx); err != nil {
-		return fmt.Errorf("vclusterkit: %w", err)
-	}
 	return e.mgr.Start(ctx)
 }
 

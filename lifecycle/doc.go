@@ -19,5 +19,6 @@
 // InsertAfter), in the spirit of kcp's initializers and terminators.
 //
 // What it is not: it does not know what a tenant or a virtual cluster is;
-// the controllers in the root package supply the steps.
+// the engine's controllers (internal/controllers) supply the steps, and an
+// embedder edits them through Customize.
 package lifecycle

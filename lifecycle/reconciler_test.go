@@ -21,6 +21,8 @@ import (
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/tenancy"
+
+	"github.com/vclusterkit/vclusterkit/internal/testenv"
 )
 
 const finalizer = "test.vclusterkit.io/lifecycle"
@@ -445,11 +447,5 @@ func TestInsertSteps(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, what, func(context.Context) (bool, string) { return cond(), "not yet" })
 }

@@ -35,6 +35,10 @@
 // second VirtualCluster claiming the same host namespace and name;
 // ValidateIsolation refuses overrides looser than the tenant's policy.
 //
-// This package does not reconcile VirtualCluster objects; the lifecycle
-// package does, using the helpers here (SetCondition, ApplyHealth).
+// This package does not reconcile VirtualCluster objects; the root
+// package's Engine does (its VirtualCluster controller, built on the
+// lifecycle package's steps), using the helpers here. A provisioner that
+// runs control-plane processes itself reports their exits through
+// ExitReporter and stops them on the engine's exit through Shutdowner; the
+// engine finds both by type assertion.
 package vcluster

@@ -186,24 +186,8 @@ func (o *operator) stop(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, f func(ctx context.Context) (bool, string)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var last string
-	for {
-		ok, why := f(ctx)
-		if ok {
-			return
-		}
-		last = why
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
+// eventually is testenv.Eventually.
+var eventually = testenv.Eventually
 
 func (o *operator) waitReady(t *testing.T) {
 	t.Helper()

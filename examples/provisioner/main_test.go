@@ -122,22 +122,8 @@ func processesMentioning(dir string) []string {
 	return out
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, f func(ctx context.Context) (bool, string)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		ok, why := f(ctx)
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
+// eventually is testenv.Eventually.
+var eventually = testenv.Eventually
 
 // testLogger collects the engine's log and prints its tail if t fails.
 func testLogger(t *testing.T) logr.Logger {

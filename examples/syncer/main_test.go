@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
@@ -25,9 +24,13 @@ func TestMain(m *testing.M) {
 
 func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testenv.Eventually(t, 30*time.Second, what, func(ctx context.Context) (bool, string) {
+		ok, err := cond(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return ok, "not yet"
+	})
 }
 
 func TestBackupSync(t *testing.T) {

@@ -91,9 +91,21 @@ func New(mgr ctrl.Manager, ledger *quota.Ledger, snapshots *snapshot.Reader, opt
 // goroutine it starts has ended when it returns. It implements
 // manager.Runnable.
 func (e *Enforcer) Start(ctx context.Context) error {
-	// The ledger needs the tree before it can charge anything.
-	if err := e.refreshLedger(ctx); err != nil {
-		return err
+	// The ledger needs the tree before it can charge anything. A store that
+	// fails now (a database restarting) is retried, never fatal.
+	for backoff := time.Second; ; backoff = min(backoff*2, 30*time.Second) {
+		err := e.refreshLedger(ctx)
+		if err == nil {
+			break
+		}
+		ctrl.LoggerFrom(ctx).Error(err, "quota: loading the tenant tree; retrying", "after", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
 	}
 	var synced []toolscache.InformerSynced
 	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.PersistentVolumeClaim{}, &corev1.Service{}} {

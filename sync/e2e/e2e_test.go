@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -203,7 +202,14 @@ func TestDeploymentBecomesAvailableOnKWOKHost(t *testing.T) {
 
 func poll(t *testing.T, ctx context.Context, what string, cond func(context.Context) (bool, error)) {
 	t.Helper()
-	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 3*time.Minute, true, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testenv.Eventually(t, 3*time.Minute, what, func(pctx context.Context) (bool, string) {
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, ctx.Err())
+		}
+		ok, err := cond(pctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return ok, "not yet"
+	})
 }

@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -159,9 +158,13 @@ func (e *env) tr() *translate.Translator {
 // eventually polls cond until it returns true or 30 s pass.
 func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testenv.Eventually(t, 30*time.Second, what, func(ctx context.Context) (bool, string) {
+		ok, err := cond(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return ok, "not yet"
+	})
 }
 
 func (e *env) hostConfigMap(ctx context.Context, name, ns string) (*corev1.ConfigMap, error) {

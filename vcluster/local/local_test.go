@@ -26,6 +26,8 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 	"github.com/vclusterkit/vclusterkit/vcluster/provisionertest"
+
+	"github.com/vclusterkit/vclusterkit/internal/testenv"
 )
 
 func init() { ctrl.SetLogger(logr.Discard()) }
@@ -207,13 +209,12 @@ func TestDoneWhen(t *testing.T) {
 
 func waitFor(t *testing.T, d time.Duration, f func() error) {
 	t.Helper()
-	var err error
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if err = f(); err == nil {
-			return
+	testenv.Eventually(t, d, "the condition", func(context.Context) (bool, string) {
+		if err := f(); err != nil {
+			return false, err.Error()
 		}
-	}
-	t.Fatal(err)
+		return true, ""
+	})
 }
 
 // A component that dies is reported by Health and OnComponentExit, and the
