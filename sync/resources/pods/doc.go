@@ -25,7 +25,14 @@
 //   - a pod naming a runtime or priority class outside the tenant's
 //     allowed lists (Options.AllowedRuntimeClasses, AllowedPriorityClasses;
 //     CheckClasses) is refused with reason ClassNotAllowed, the field and
-//     the allowed list in the message; a pod naming none is allowed;
+//     the allowed list in the message; a pod naming none is allowed. With
+//     no priority list, every class is allowed but the system ones
+//     (system-node-critical, system-cluster-critical: they preempt other
+//     tenants' and the host's pods), which a tenant gets only when its
+//     policy lists them. Refused, not dropped: the pod stays Pending and
+//     says why, rather than running with a priority it did not ask for.
+//     spec.priority and spec.preemptionPolicy are never copied to the host,
+//     whose admission computes them from the class name;
 //   - the tenant's Pod Security Standard is checked with
 //     k8s.io/pod-security-admission before the pod reaches the host; a
 //     refused pod gets a SyncRefused event and stays Pending with a

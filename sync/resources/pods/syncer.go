@@ -67,8 +67,10 @@ type Options struct {
 	// is always allowed.
 	AllowedRuntimeClasses []string
 	// AllowedPriorityClasses limits spec.priorityClassName; empty allows
-	// all. A pod that names none is allowed (it gets the virtual cluster's
-	// default priority, which its own admission resolves).
+	// all but the system classes (SystemPriorityClassPrefix), which are
+	// allowed only when listed. A pod that names none is allowed. The host
+	// pod never carries the virtual spec.priority or preemptionPolicy: the
+	// host's admission computes them from the class.
 	AllowedPriorityClasses []string
 	// TokenExpiration default DefaultTokenExpiration.
 	TokenExpiration time.Duration

@@ -507,6 +507,12 @@ func TestCheckClasses(t *testing.T) {
 		{"none named", pod("y", "ns"), []string{"gvisor"}, []string{"low"}, ""},
 		{"both refused", both, []string{"gvisor"}, []string{"low", "mid"},
 			`spec.runtimeClassName: "kata" is not allowed (allowed: [gvisor]); spec.priorityClassName: "high" is not allowed (allowed: [low mid])`},
+		{"system class, no list", withPriority("system-node-critical"), nil, nil,
+			`spec.priorityClassName: "system-node-critical" is not allowed (system priority classes only when the tenant's policy lists them)`},
+		{"system class, not listed", withPriority("system-cluster-critical"), nil, []string{"low"},
+			`spec.priorityClassName: "system-cluster-critical" is not allowed (allowed: [low])`},
+		{"system class, listed", withPriority("system-cluster-critical"), nil, []string{"system-cluster-critical"}, ""},
+		{"other class, no list", withPriority("batch-low"), nil, nil, ""},
 	} {
 		err := pods.CheckClasses(c.p, c.runtime, c.priority)
 		got := ""
@@ -517,6 +523,112 @@ func TestCheckClasses(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
+}
+
+func withPriority(class string) *corev1.Pod {
+	p := pod("x", "ns")
+	p.Spec.PriorityClassName = class
+	return p
+}
+
+// A tenant cannot raise its pods' priority on the host: the system classes
+// are refused unless the policy lists them, and the priority of a class
+// that is allowed is the host's own value for it, whatever the virtual
+// cluster's class of that name says (spec.priority is never copied).
+func TestPodPriority(t *testing.T) {
+	ctx := context.Background()
+	// The tenant defines "forged-prio" in its virtual cluster with a huge
+	// value; on the host it is a low class.
+	for c, value := range map[client.Client]int32{virtualClient(t): 1000000000, hostClient(t): 10} {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "forged-prio"}, Value: value}
+		if err := c.Create(ctx, pc); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	hostPriority := func(t *testing.T, h *corev1.Pod, class string, want int32) {
+		t.Helper()
+		if h.Spec.PriorityClassName != class || h.Spec.Priority == nil || *h.Spec.Priority != want {
+			t.Errorf("host pod %s: class %q priority %v, want %q with the host's %d", h.Name, h.Spec.PriorityClassName, deref(h.Spec.Priority), class, want)
+		}
+	}
+
+	t.Run("no list", func(t *testing.T) {
+		e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+		ns := e.Namespace("prio")
+		e.Start(newSyncer(t, pods.Options{}))
+		for _, class := range []string{"system-node-critical", "system-cluster-critical"} {
+			p := pod(class, ns)
+			p.Spec.PriorityClassName = class
+			if err := e.Virtual.Create(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Spec.Priority == nil || *p.Spec.Priority < 2000000000 {
+				t.Fatalf("virtual %s pod has priority %v: is the virtual Priority admission on?", class, deref(p.Spec.Priority))
+			}
+			e.WaitEvent(ns, class, syncer.ReasonRefused, `spec.priorityClassName: "`+class+`" is not allowed`)
+			synctest.Eventually(t, class+" pending with reason", func(ctx context.Context) (bool, error) {
+				err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(p), p)
+				for _, cond := range p.Status.Conditions {
+					if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == pods.ReasonClassNotAllowed {
+						return p.Status.Phase == corev1.PodPending, err
+					}
+				}
+				return false, err
+			})
+		}
+		forged := pod("forged", ns)
+		forged.Spec.PriorityClassName = "forged-prio"
+		if err := e.Virtual.Create(ctx, forged); err != nil {
+			t.Fatal(err)
+		}
+		hostPriority(t, hostPod(t, e, "forged", ns), "forged-prio", 10)
+		var l corev1.PodList
+		e.HostObjects(ctx, &l)
+		for _, h := range l.Items {
+			if strings.HasPrefix(h.Spec.PriorityClassName, "system-") || deref(h.Spec.Priority) > 10 {
+				t.Errorf("host pod %s runs with class %q priority %d", h.Name, h.Spec.PriorityClassName, deref(h.Spec.Priority))
+			}
+		}
+	})
+
+	t.Run("listed", func(t *testing.T) {
+		e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+		ns := e.Namespace("prio")
+		e.Start(newSyncer(t, pods.Options{AllowedPriorityClasses: []string{"system-cluster-critical", "forged-prio"}}))
+		for class, want := range map[string]int32{"system-cluster-critical": 2000000000, "forged-prio": 10} {
+			p := pod(class, ns)
+			p.Spec.PriorityClassName = class
+			if err := e.Virtual.Create(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			hostPriority(t, hostPod(t, e, class, ns), class, want)
+		}
+	})
+}
+
+func virtualClient(t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.New(virtualEnv.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func hostClient(t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.New(hostEnv.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func ptrTo[T any](v T) *T { return &v }

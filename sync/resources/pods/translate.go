@@ -62,7 +62,9 @@ type TranslateInput struct {
 // pod's namespace, so a pod can never reach another namespace's objects;
 // selectors in affinities and topology spread constraints are scoped to the
 // virtual cluster; service account tokens are read from the companion
-// Secret tokenSecret instead of being requested from the host.
+// Secret tokenSecret instead of being requested from the host; the
+// priority and preemption policy are left to the host's admission, which
+// computes them from the priority class name (checked by CheckClasses).
 func ToHostPod(in TranslateInput, v *corev1.Pod) (*corev1.Pod, error) {
 	tr := in.Translator
 	ns := v.Namespace
@@ -87,6 +89,11 @@ func ToHostPod(in TranslateInput, v *corev1.Pod) (*corev1.Pod, error) {
 	spec.AutomountServiceAccountToken = ptrBool(false)
 	spec.NodeName = ""
 	spec.EnableServiceLinks = ptrBool(false)
+	// The priority and preemption policy are the host's to compute from
+	// the class name (its Priority admission does): the virtual values
+	// come from the tenant's own classes, which can say anything.
+	spec.Priority = nil
+	spec.PreemptionPolicy = nil
 
 	name := func(n string) string { return tr.HostName(n, ns) }
 	for i := range spec.ImagePullSecrets {

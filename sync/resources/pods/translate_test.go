@@ -253,3 +253,23 @@ func TestToHostPodBadLabelKeyNamesField(t *testing.T) {
 		t.Fatalf("got %v, want an error naming spec.topologySpreadConstraints[0].labelSelector.matchLabels", err)
 	}
 }
+
+// The host's admission computes a pod's priority from its class name; the
+// virtual pod's own values (from the tenant's classes, or forged) never
+// reach the host.
+func TestToHostPodDropsPriorityValues(t *testing.T) {
+	prio, never := int32(2000001000), corev1.PreemptNever
+	v := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: corev1.PodSpec{
+		PriorityClassName: "batch",
+		Priority:          &prio,
+		PreemptionPolicy:  &never,
+		Containers:        []corev1.Container{{Name: "app", Image: "nginx"}},
+	}}
+	h, err := ToHostPod(testInput(t), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Spec.Priority != nil || h.Spec.PreemptionPolicy != nil || h.Spec.PriorityClassName != "batch" {
+		t.Errorf("host priority %v preemption %v class %q, want no priority, no preemption policy, class batch", h.Spec.Priority, h.Spec.PreemptionPolicy, h.Spec.PriorityClassName)
+	}
+}
