@@ -25,8 +25,8 @@ import (
 	"github.com/vclusterkit/vclusterkit/internal/pki"
 )
 
-// Addresses of a real-node host. The node's IP lives on a dummy link of
-// its own (nodeLink); pods get addresses from the bridge's subnet; Services
+// Addresses of a real-node host. The node's IP is an address of its own
+// on the loopback device; pods get addresses from the bridge's subnet; Services
 // from ServiceCIDR, with the cluster DNS at DNSServiceIP.
 const (
 	NodeName     = "vclusterkit-node"
@@ -250,7 +250,10 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 		"--service-account-private-key-file="+p("sa.key"), "--root-ca-file="+p("ca.crt"),
 		"--cluster-signing-cert-file="+p("ca.crt"), "--cluster-signing-key-file="+p("ca.key"),
 		"--use-service-account-credentials=true", "--leader-elect=false",
-		"--service-cluster-ip-range="+ServiceCIDR, "--controllers=*,-nodeipam"); err != nil {
+		"--service-cluster-ip-range="+ServiceCIDR,
+		// The node's podCIDR (kube-router reads it) is the first /24 of the
+		// cluster CIDR: the bridge's subnet, PodCIDR.
+		"--allocate-node-cidrs=true", "--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=24"); err != nil {
 		return err
 	}
 	schedKC, err := kc("scheduler", "system:kube-scheduler")
@@ -360,14 +363,12 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 	return nil
 }
 
-// network gives the node its own address on a dummy link and turns on
+// network gives the node its own address on lo and turns on
 // forwarding and bridge netfilter (kube-proxy and kube-router rules must
 // see bridged pod-to-pod packets).
 func (n *realNode) network() error {
 	for _, c := range [][]string{
-		{"ip", "link", "add", nodeLink, "type", "dummy"},
-		{"ip", "addr", "add", NodeIP + "/32", "dev", nodeLink},
-		{"ip", "link", "set", nodeLink, "up"},
+		{"ip", "addr", "add", NodeIP + "/32", "dev", nodeAddrDev},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %w\n%s", strings.Join(c, " "), err, out)
@@ -572,7 +573,13 @@ func (n *realNode) stop() error {
 		}
 		time.Sleep(300 * time.Millisecond)
 		errs = append(errs, runSweep(sweepPath))
-		if left := NodeLeftovers(); len(left) > 0 {
+		// SIGKILLed shims and containers are reparented and reaped a moment
+		// later: the machine must be clean within a bound, not at once.
+		left := NodeLeftovers()
+		for deadline := time.Now().Add(20 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = NodeLeftovers() {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if len(left) > 0 {
 			errs = append(errs, fmt.Errorf("the real node left: %s (sweep log: /tmp/vclusterkit-node-sweep.log)", strings.Join(left, "; ")))
 		}
 	}

@@ -25,10 +25,12 @@ import (
 const (
 	nodeLockPath = "/run/vclusterkit-node.lock"
 	sweepPath    = "/run/vclusterkit-node.sweep"
-	// nodeLink is a dummy interface holding the node's IP, so the node has
-	// an address of its own that pods can reach, whatever the machine's
-	// network is.
-	nodeLink = "vck-node0"
+	// nodeAddrDev holds the node's IP, so the node has an address of its
+	// own that pods can reach, whatever the machine's network is. The
+	// loopback device: always up, and the kernels here lack the dummy
+	// interface type. An address outside 127/8 on lo is a local address
+	// like any other, reachable from pods through the bridge.
+	nodeAddrDev = "lo"
 	// bridgeName is the CNI bridge.
 	bridgeName = "cni0"
 )
@@ -116,9 +118,9 @@ for i in 1 2 3; do
   for p in $m; do umount "$p" 2>/dev/null || umount -l "$p"; done
 done
 # 3. Network: the bridge (its veths go with the pods' namespaces) and the
-# node's link.
+# node's address.
 `)
-	fmt.Fprintf(&b, "ip link del %s 2>/dev/null\nip link del %s 2>/dev/null\n", bridgeName, nodeLink)
+	fmt.Fprintf(&b, "ip link del %s 2>/dev/null\nip addr del %s/32 dev %s 2>/dev/null\n", bridgeName, NodeIP, nodeAddrDev)
 	b.WriteString(`# 4. Rules: every KUBE-* and CNI-* chain and every rule that jumps to one,
 # in every table, through save/restore so that other rules stay as they are;
 # then kube-router's ipsets and any nftables table a kube component made.
@@ -178,10 +180,11 @@ func NodeLeftovers() []string {
 			left = append(left, "process "+name+" (pids "+strings.Join(strings.Fields(string(out)), ",")+")")
 		}
 	}
-	for _, l := range []string{bridgeName, nodeLink} {
-		if _, err := os.Stat("/sys/class/net/" + l); err == nil {
-			left = append(left, "network link "+l)
-		}
+	if _, err := os.Stat("/sys/class/net/" + bridgeName); err == nil {
+		left = append(left, "network link "+bridgeName)
+	}
+	if out, _ := exec.Command("ip", "-o", "addr", "show", "dev", nodeAddrDev).Output(); strings.Contains(string(out), " "+NodeIP+"/") {
+		left = append(left, "address "+NodeIP+" on "+nodeAddrDev)
 	}
 	for _, ipt := range []string{"iptables-save", "ip6tables-save"} {
 		out, _ := exec.Command(ipt).Output()
