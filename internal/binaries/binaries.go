@@ -80,11 +80,21 @@ type Tool struct {
 	Ldflags string
 }
 
-func (t Tool) stamp() string { return t.Package + "@" + t.Version }
+// stamp names what a binary was built from; a binary whose stamp differs
+// is rebuilt. It says whether the version was linked in, so that adding
+// Ldflags to a tool rebuilds it.
+func (t Tool) stamp() string {
+	s := t.Package + "@" + t.Version
+	if t.Ldflags != "" {
+		s += " (version stamped)"
+	}
+	return s
+}
 
 // k8sVersionLdflags stamps a Kubernetes component with its release, as the
-// upstream build does; without it a kubelet reports v0.0.0-master to the
-// API server and version skew checks misread it.
+// upstream build does; without it a kubelet or an API server reports
+// v0.0.0-master+$Format:%H$ (to clients, to `kubectl version`, to version
+// skew checks).
 const k8sVersionLdflags = "-X k8s.io/component-base/version.gitVersion=" + KubernetesVersion +
 	" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37" +
 	" -X k8s.io/client-go/pkg/version.gitVersion=" + KubernetesVersion
@@ -96,11 +106,11 @@ var containerdTags = []string{"no_btrfs", "no_devmapper", "no_zfs"}
 // tools is the pinned set, in build order: the slowest, most depended-on
 // binary first so a partial run leaves the most useful ones.
 var tools = []Tool{
-	{Name: KubeAPIServer, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-apiserver", Version: KubernetesVersion},
+	{Name: KubeAPIServer, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-apiserver", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
 	{Name: Etcd, Module: "etcd", Package: "go.etcd.io/etcd/server/v3", Version: "v3.7.3"},
-	{Name: Kubectl, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kubectl", Version: KubernetesVersion},
-	{Name: KubeControllerManager, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-controller-manager", Version: KubernetesVersion},
-	{Name: KubeScheduler, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-scheduler", Version: KubernetesVersion},
+	{Name: Kubectl, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kubectl", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
+	{Name: KubeControllerManager, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-controller-manager", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
+	{Name: KubeScheduler, Module: "k8s", Package: "k8s.io/kubernetes/cmd/kube-scheduler", Version: KubernetesVersion, Ldflags: k8sVersionLdflags},
 	{Name: Kwok, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwok", Version: "v0.8.0"},
 	{Name: Kwokctl, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwokctl", Version: "v0.8.0"},
 	{Name: Kine, Module: "kine", Package: "github.com/k3s-io/kine", Version: "v0.17.5", CGO: true},

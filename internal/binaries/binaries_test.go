@@ -43,7 +43,7 @@ func TestPathStaleStampIsMissing(t *testing.T) {
 }
 
 func TestLookupUnknownListsKnown(t *testing.T) {
-	_, err := Lookup("kube-proxy")
+	_, err := Lookup("kube-dns")
 	if err == nil || !strings.Contains(err.Error(), "kube-apiserver") || !strings.Contains(err.Error(), "kwokctl") {
 		t.Fatalf("Lookup(unknown) err = %v, want it to list the known binaries", err)
 	}

@@ -58,13 +58,10 @@ func busyboxFiles() ([]File, error) {
 	return files, nil
 }
 
-// NodeImages returns the images a real node runs: the sandbox (pause),
-// busybox for test workloads, CoreDNS for the cluster DNS, and the control
-// plane of the vcluster/helm chart (kube-apiserver, kube-controller-manager,
-// kine) and kubectl, each from the binary cache.
+// NodeImages returns the images a real node itself runs: the sandbox
+// (pause), busybox for test workloads, and CoreDNS for the cluster DNS.
 func NodeImages() ([]Image, error) {
-	bins, err := binaries.Paths(binaries.Pause, binaries.CoreDNS, binaries.KubeAPIServer,
-		binaries.KubeControllerManager, binaries.Kine, binaries.Kubectl)
+	bins, err := binaries.Paths(binaries.Pause, binaries.CoreDNS)
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +69,29 @@ func NodeImages() ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	imgs := []Image{
+	return []Image{
 		{Ref: Pause, Files: []File{{Path: "/pause", Source: bins[binaries.Pause]}}, Entrypoint: []string{"/pause"}},
 		{Ref: Busybox, Files: append(base(), bb...), Cmd: []string{"sh"}},
 		{Ref: CoreDNS, Files: append(base(), File{Path: "/coredns", Source: bins[binaries.CoreDNS]}), Entrypoint: []string{"/coredns"}},
+	}, nil
+}
+
+// ControlPlaneImages returns the images of the vcluster/helm chart's
+// control plane (kube-apiserver, kube-controller-manager, kine) and
+// kubectl, each from the binary cache with its shared libraries and
+// busybox (for probes and debugging). The chart runs them by name
+// (command: [kube-apiserver]) as a non-root user. They are large (about
+// 100 MB each): import them when a test needs them.
+func ControlPlaneImages() ([]Image, error) {
+	bins, err := binaries.Paths(binaries.KubeAPIServer, binaries.KubeControllerManager, binaries.Kine, binaries.Kubectl)
+	if err != nil {
+		return nil, err
 	}
-	// The chart runs these by name (command: [kube-apiserver]) as a
-	// non-root user; each gets busybox too, for probes and debugging.
+	bb, err := busyboxFiles()
+	if err != nil {
+		return nil, err
+	}
+	var imgs []Image
 	for _, c := range []struct{ ref, bin string }{
 		{KubeAPIServer, binaries.KubeAPIServer},
 		{KubeControllerManager, binaries.KubeControllerManager},
@@ -89,8 +102,7 @@ func NodeImages() ([]Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		img := Image{Ref: c.ref, Files: append(append(base(), bb...), files...), Entrypoint: []string{path.Join("/usr/local/bin", c.bin)}}
-		imgs = append(imgs, img)
+		imgs = append(imgs, Image{Ref: c.ref, Files: append(append(base(), bb...), files...), Entrypoint: []string{path.Join("/usr/local/bin", c.bin)}})
 	}
 	return imgs, nil
 }

@@ -61,6 +61,9 @@ type NodeTimings struct {
 	NodeReady time.Duration
 	// DNSReady is from the start to CoreDNS answering (the whole start).
 	DNSReady time.Duration
+	// Images is how long building and importing the node's images took
+	// (beside kubelet's start).
+	Images time.Duration
 }
 
 // nodeMissing checks what a machine needs to run a node and names every
@@ -284,13 +287,18 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 	}); err != nil {
 		return err
 	}
-	imgs, err := images.NodeImages()
-	if err != nil {
-		return err
-	}
-	if err := images.Import(cctx, n.ctr, n.sock, imgs...); err != nil {
-		return err
-	}
+	// The node's own images are imported while kubelet starts and
+	// registers: no pod can be asked of it before the node is Ready.
+	imported := make(chan error, 1)
+	go func() {
+		t0 := time.Now()
+		imgs, err := images.NodeImages()
+		if err == nil {
+			err = images.Import(cctx, n.ctr, n.sock, imgs...)
+		}
+		n.Timings.Images = time.Since(t0)
+		imported <- err
+	}()
 
 	nodeKC, err := kc("kubelet", "system:node:"+NodeName, "system:nodes")
 	if err != nil {
@@ -331,6 +339,9 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 		return err
 	}
 	n.Timings.NodeReady = time.Since(start)
+	if err := <-imported; err != nil {
+		return fmt.Errorf("importing the node's images: %w", err)
+	}
 	// kube-router reads the node's addresses, so it starts once the node is
 	// registered. It runs only its NetworkPolicy firewall.
 	if err := n.start("kube-router", bins[binaries.KubeRouter], []string{"PATH=/usr/sbin:/sbin:" + os.Getenv("PATH")},
@@ -628,6 +639,16 @@ func freePorts(k int) ([]int, error) {
 		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
 	return out, nil
+}
+
+// ImportImages builds images and imports them into the real node's
+// containerd (images.ControlPlaneImages, for example). A KWOK host has no
+// runtime to import into: an error.
+func (h *Host) ImportImages(ctx context.Context, imgs ...images.Image) error {
+	if h.node == nil {
+		return errors.New("ImportImages: this host has KWOK nodes, which run no containers")
+	}
+	return images.Import(ctx, h.node.ctr, h.node.sock, imgs...)
 }
 
 // RealNodeMissing says what this machine lacks to run a real node (nil when

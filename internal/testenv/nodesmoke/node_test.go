@@ -47,8 +47,8 @@ func TestRealNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm := h.NodeTimings()
-	t.Logf("real node: API server ready %s, node Ready %s, CoreDNS ready %s after start",
-		tm.APIServer.Round(time.Millisecond), tm.NodeReady.Round(time.Millisecond), tm.DNSReady.Round(time.Millisecond))
+	t.Logf("real node: API server ready %s, node Ready %s, CoreDNS ready %s after start (node images built and imported in %s)",
+		tm.APIServer.Round(time.Millisecond), tm.NodeReady.Round(time.Millisecond), tm.DNSReady.Round(time.Millisecond), tm.Images.Round(time.Millisecond))
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -174,6 +174,55 @@ func (b *bed) probes(ctx context.Context) {
 		out := b.kubectlOK(ctx, "exec", "-n", ns, "hello", "--", "sh", "-c", "echo $((6*7)) $(hostname)")
 		if strings.TrimSpace(out) != "42 hello" {
 			t.Fatalf("kubectl exec: %q, want \"42 hello\"", out)
+		}
+	})
+
+	t.Run("the control-plane images run", func(t *testing.T) {
+		b := b.with(t)
+		imgs, err := images.ControlPlaneImages()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := b.h.ImportImages(ctx, imgs...); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("built and imported %d control-plane images in %s", len(imgs), time.Since(t0).Round(time.Millisecond))
+		// Each binary is dynamically linked: it runs only if its libraries
+		// came along. As the chart runs them: by name, not as root.
+		for _, c := range []struct{ name, image, want string }{
+			{"apiserver", images.KubeAPIServer, "Kubernetes " + binaries.KubernetesVersion},
+			{"kcm", images.KubeControllerManager, "Kubernetes " + binaries.KubernetesVersion},
+			{"kine", images.Kine, "kine"},
+			{"kubectl", images.Kubectl, "Client Version"},
+		} {
+			bin := map[string]string{"apiserver": "kube-apiserver", "kcm": "kube-controller-manager", "kine": "kine", "kubectl": "kubectl"}[c.name]
+			arg := "--version"
+			if c.name == "kubectl" {
+				arg = "version --client"
+			}
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "version-" + c.name}, Spec: corev1.PodSpec{
+				RestartPolicy:   corev1.RestartPolicyNever,
+				SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532)},
+				Containers: []corev1.Container{{Name: "main", Image: c.image, ImagePullPolicy: corev1.PullNever,
+					Command: []string{"sh", "-c", bin + " " + arg}}},
+			}}
+			if _, err := b.cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			b.eventually(ctx, c.name+" image ran", func() error {
+				got, err := b.cs.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if got.Status.Phase != corev1.PodSucceeded {
+					return fmt.Errorf("phase %s %s", got.Status.Phase, waitingReason(got))
+				}
+				return nil
+			})
+			if logs := b.kubectlOK(ctx, "logs", "-n", ns, p.Name); !strings.Contains(logs, c.want) {
+				t.Errorf("%s %s in image %s printed %q, want %q", bin, arg, c.image, logs, c.want)
+			}
 		}
 	})
 
