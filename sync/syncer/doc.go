@@ -39,6 +39,14 @@
 // rejected by New (ErrClusterScoped): no sync path creates a cluster-scoped
 // host object.
 //
+// # Tenant policy
+//
+// Syncers that enforce a tenant's policy (Pod Security Standard, node
+// selector, allowed classes) implement PolicyUpdater. Engine.SetPolicy hands
+// them a changed Policy while they run and syncs every object of the kinds
+// whose rules changed again, so a policy change takes effect within seconds
+// without restarting the engine.
+//
 // # Host to virtual
 //
 // Kinds whose source of truth is the host (events, nodes) implement

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -92,8 +93,10 @@ type kind struct {
 	syncer Syncer
 	gvk    schema.GroupVersionKind
 	ctrl   controller.Controller
-	queue  workqueue.TypedRateLimitingInterface[reconcile.Request]
-	e      *Engine
+	// queue is the controller's queue once it has started, read by
+	// other goroutines (queue depth, Engine.SetPolicy).
+	queue atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
+	e     *Engine
 	// written maps host object names to the resourceVersion of the
 	// engine's own last write, so the watch event of that write does not
 	// cost another reconcile.
@@ -277,8 +280,8 @@ func (e *Engine) reportQueueDepth(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, k := range e.kinds {
-				if q := k.queue; q != nil {
-					e.metrics.depth.WithLabelValues(e.opts.Name, k.syncer.Name()).Set(float64(q.Len()))
+				if q := k.queue.Load(); q != nil {
+					e.metrics.depth.WithLabelValues(e.opts.Name, k.syncer.Name()).Set(float64((*q).Len()))
 				}
 			}
 		}
@@ -297,7 +300,8 @@ func (k *kind) setup(log logr.Logger) error {
 				o.Log = log.WithValues("controller", controllerName)
 				o.RateLimiter = rl
 			})
-			k.queue = q
+			var wq workqueue.TypedRateLimitingInterface[reconcile.Request] = q
+			k.queue.Store(&wq)
 			return q
 		},
 	})

@@ -23,8 +23,8 @@ import (
 // for that.
 //
 // Optional capabilities are separate interfaces detected by type assertion:
-// FromHost (and the Importer built on it), Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion and
-// RefusalHandler.
+// FromHost (and the Importer built on it), Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion,
+// RefusalHandler and PolicyUpdater.
 type Syncer interface {
 	// Name is the lower-case plural of the kind ("pods"). It names the
 	// controller and the metric labels and must be unique in an Engine.

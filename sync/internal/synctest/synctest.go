@@ -109,6 +109,14 @@ func (e *Env) Namespace(name string) string {
 // or the test ends.
 func (e *Env) Start(syncers ...syncer.Syncer) (stop func()) {
 	e.T.Helper()
+	_, stop = e.StartEngine(syncers...)
+	return stop
+}
+
+// StartEngine is Start that also returns the running Engine (to hand it a
+// changed policy, say).
+func (e *Env) StartEngine(syncers ...syncer.Syncer) (eng *syncer.Engine, stop func()) {
+	e.T.Helper()
 	eng, err := syncer.New(e.host, e.VEnv.Config, syncer.Options{Name: e.Name, HostNamespace: e.HostNS, Syncers: syncers, Registerer: e.Reg})
 	if err != nil {
 		e.T.Fatal(err)
@@ -129,7 +137,7 @@ func (e *Env) Start(syncers ...syncer.Syncer) (stop func()) {
 		}
 	}
 	e.T.Cleanup(stop)
-	return stop
+	return eng, stop
 }
 
 // Tr returns the Translator of this virtual cluster.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -22,6 +23,7 @@ const (
 // Options configure the Ingress syncer.
 type Options struct {
 	// AllowedIngressClasses limits spec.ingressClassName; empty allows all.
+	// UpdatePolicy replaces it at run time.
 	AllowedIngressClasses []string
 }
 
@@ -32,12 +34,45 @@ type Options struct {
 // namespaces. Two tenants claiming the same new host at the same instant
 // can both pass the check; the first one synced keeps it on later
 // reconciles only if the other is refused then (it is, on its next update).
-type Syncer struct{ opts Options }
+type Syncer struct {
+	// allowed is the current AllowedIngressClasses (nil: all).
+	allowed atomic.Pointer[[]string]
+}
 
-var _ syncer.Syncer = (*Syncer)(nil)
+var (
+	_ syncer.Syncer        = (*Syncer)(nil)
+	_ syncer.PolicyUpdater = (*Syncer)(nil)
+)
 
 // New returns an Ingress syncer.
-func New(opts Options) *Syncer { return &Syncer{opts: opts} }
+func New(opts Options) *Syncer {
+	s := &Syncer{}
+	s.store(opts.AllowedIngressClasses)
+	return s
+}
+
+func (s *Syncer) store(classes []string) {
+	c := slices.Clone(classes)
+	if len(c) == 0 {
+		c = nil
+	}
+	s.allowed.Store(&c)
+}
+
+// UpdatePolicy implements syncer.PolicyUpdater: the allowed ingress
+// classes are replaced, and every Ingress is checked again. One refused
+// before is synced if now allowed; one synced before whose class is no
+// longer allowed is refused like a new one: its host copy is deleted (an
+// Ingress holds no data, and leaving it would keep routing through a class
+// the tenant may no longer use), and a SyncRefused event says why. It
+// comes back if the policy allows it again.
+func (s *Syncer) UpdatePolicy(p syncer.Policy) bool {
+	if slices.Equal(*s.allowed.Load(), p.AllowedIngressClasses) {
+		return false
+	}
+	s.store(p.AllowedIngressClasses)
+	return true
+}
 
 // Name implements syncer.Syncer.
 func (*Syncer) Name() string { return "ingresses" }
@@ -48,13 +83,13 @@ func (*Syncer) New() client.Object { return &networkingv1.Ingress{} }
 // ToHost implements syncer.Syncer.
 func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj client.Object) (client.Object, error) {
 	v := obj.(*networkingv1.Ingress)
-	if len(s.opts.AllowedIngressClasses) > 0 {
+	if allowed := *s.allowed.Load(); len(allowed) > 0 {
 		class := ""
 		if v.Spec.IngressClassName != nil {
 			class = *v.Spec.IngressClassName
 		}
-		if !slices.Contains(s.opts.AllowedIngressClasses, class) {
-			return nil, syncer.Refuse(ReasonInvalid, "spec.ingressClassName: %q is not allowed (allowed: %v)", class, s.opts.AllowedIngressClasses)
+		if !slices.Contains(allowed, class) {
+			return nil, syncer.Refuse(ReasonInvalid, "spec.ingressClassName: %q is not allowed (allowed: %v)", class, allowed)
 		}
 	}
 	h, err := ToHostIngress(sc.Translator, v)

@@ -106,3 +106,40 @@ func TestOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A change of the tenant's allowed ingress classes reaches the running
+// syncer: an Ingress refused before is synced once its class is allowed;
+// one whose class is no longer allowed leaves the host (it holds no data)
+// with an event saying why.
+func TestIngressPolicyChange(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("policy")
+	eng, _ := e.StartEngine(ingresses.New(ingresses.Options{AllowedIngressClasses: []string{"public"}}))
+	ctx := context.Background()
+	public, internal := ing("public", ns, e.Name+"-public.example.com"), ing("internal", ns, e.Name+"-internal.example.com")
+	pc, ic := "public", "internal"
+	public.Spec.IngressClassName, internal.Spec.IngressClassName = &pc, &ic
+	for _, i := range []*networkingv1.Ingress{public, internal} {
+		if err := e.Virtual.Create(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.WaitEvent(ns, "internal", syncer.ReasonRefused, `spec.ingressClassName: "internal" is not allowed`)
+	synctest.Eventually(t, "public ingress on the host", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("public", ns), &networkingv1.Ingress{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+
+	if err := eng.SetPolicy(ctx, syncer.Policy{AllowedIngressClasses: []string{"internal"}}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "internal ingress on the host", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("internal", ns), &networkingv1.Ingress{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	e.WaitEvent(ns, "public", syncer.ReasonRefused, `spec.ingressClassName: "public" is not allowed`)
+	synctest.Eventually(t, "public ingress gone from the host", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("public", ns), &networkingv1.Ingress{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}

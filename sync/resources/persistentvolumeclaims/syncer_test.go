@@ -86,3 +86,41 @@ func TestClaimCannotPickHostVolumes(t *testing.T) {
 		}
 	}
 }
+
+// A change of the tenant's allowed storage classes reaches the running
+// syncer: a claim refused before is synced once its class is allowed; a
+// claim already on the host is kept (its volume holds data) and warned
+// about.
+func TestClaimPolicyChange(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("policy")
+	eng, _ := e.StartEngine(pvcs.New(pvcs.Options{AllowedStorageClasses: []string{"fast"}}))
+	ctx := context.Background()
+	fast, slow := claim("fast", ns), claim("slow", ns)
+	fastClass, slowClass := "fast", "slow"
+	fast.Spec.StorageClassName, slow.Spec.StorageClassName = &fastClass, &slowClass
+	for _, c := range []*corev1.PersistentVolumeClaim{fast, slow} {
+		if err := e.Virtual.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.WaitEvent(ns, "slow", syncer.ReasonRefused, "spec.storageClassName")
+	var h corev1.PersistentVolumeClaim
+	synctest.Eventually(t, "fast claim on the host", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("fast", ns), &h)
+		return err == nil, client.IgnoreNotFound(err)
+	})
+
+	if err := eng.SetPolicy(ctx, syncer.Policy{AllowedStorageClasses: []string{"slow"}}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "slow claim on the host", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("slow", ns), &corev1.PersistentVolumeClaim{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	e.WaitEvent(ns, "fast", pvcs.ReasonPolicyViolation, `storage class "fast" is no longer allowed`)
+	var kept corev1.PersistentVolumeClaim
+	if err := e.Host.Get(ctx, e.HostKey("fast", ns), &kept); err != nil || kept.UID != h.UID || kept.DeletionTimestamp != nil {
+		t.Fatalf("fast claim not kept on the host: %v", err)
+	}
+}

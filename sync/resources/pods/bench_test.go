@@ -31,6 +31,6 @@ func BenchmarkPodSecurityCheck(b *testing.B) {
 	}
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "n"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
 	for b.Loop() {
-		_ = s.checkSecurity(p, p)
+		_ = s.checkSecurity(s.policy.Load(), p, p)
 	}
 }

@@ -49,6 +49,17 @@
 // virtual pod's own QoS class, which is immutable (BestEffort inside, while
 // its host copy may be Burstable).
 //
+// The tenant's policy (Pod Security Standard, node selector, allowed
+// runtime and priority classes) can change while the syncer runs
+// (UpdatePolicy, called through syncer.Engine.SetPolicy), and every pod is
+// then checked again: a pod refused before is synced if now allowed; a host
+// pod not scheduled yet is refused if now disallowed, or created again when
+// it lacks the new node selector; a scheduled pod keeps running (as with
+// Kubernetes' own admission, a policy is not applied to what already runs)
+// and gets a PolicyViolation warning event and condition saying what the
+// policy no longer allows, until it is replaced or the policy allows it
+// again.
+//
 // Pods are recreated on the host when the virtual pod is replaced, deleted
 // on the host with the virtual grace period, and deleted in the virtual
 // cluster when their scheduled host pod disappears.

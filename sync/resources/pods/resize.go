@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 )
@@ -101,31 +100,22 @@ func setNamed(dst *corev1.ResourceList, src corev1.ResourceList) bool {
 // virtualStatus is the status the virtual pod should show: the host pod's,
 // plus, while the host refuses a resize, a PodResizePending condition
 // (reason ResizeRefused) carrying why, as the kubelet reports a resize it
-// cannot do. The QoS class stays the virtual pod's own: it is immutable,
-// and the host's may differ (a pod without requests is BestEffort in the
-// virtual cluster and Burstable on a host whose LimitRange gives it
-// defaults).
-func virtualStatus(h *corev1.Pod, v *corev1.Pod, refused error) corev1.PodStatus {
+// cannot do, and, while violation is not empty, a PolicyViolation
+// condition saying it. The QoS class stays the virtual pod's own: it is
+// immutable, and the host's may differ (a pod without requests is
+// BestEffort in the virtual cluster and Burstable on a host whose
+// LimitRange gives it defaults). Conditions that stand keep their
+// transition time, so the status does not change on every reconcile.
+func virtualStatus(h *corev1.Pod, v *corev1.Pod, refused error, violation string) corev1.PodStatus {
 	st := *h.Status.DeepCopy()
 	st.QOSClass = v.Status.QOSClass
-	if refused == nil {
-		return st
+	if refused != nil {
+		st.Conditions = setCondition(st.Conditions, v.Status.Conditions, corev1.PodCondition{
+			Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: ReasonResizeRefused, Message: refused.Error()})
 	}
-	cond := corev1.PodCondition{Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: ReasonResizeRefused, Message: refused.Error()}
-	for i := range st.Conditions {
-		if st.Conditions[i].Type == corev1.PodResizePending {
-			st.Conditions = append(st.Conditions[:i], st.Conditions[i+1:]...)
-			break
-		}
+	if violation != "" {
+		st.Conditions = setCondition(st.Conditions, v.Status.Conditions, corev1.PodCondition{
+			Type: ConditionPolicyViolation, Status: corev1.ConditionTrue, Reason: ReasonPolicyViolation, Message: violation})
 	}
-	// Keep the transition time while the refusal stands, so the status does
-	// not change on every reconcile.
-	cond.LastTransitionTime = metav1.Now()
-	for _, c := range v.Status.Conditions {
-		if c.Type == cond.Type && c.Reason == cond.Reason && c.Message == cond.Message {
-			cond.LastTransitionTime = c.LastTransitionTime
-		}
-	}
-	st.Conditions = append(st.Conditions, cond)
 	return st
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -40,7 +41,10 @@ const (
 const DefaultTokenExpiration = time.Hour
 
 // Options configure the pod syncer. The zero value enforces the baseline
-// Pod Security Standard and finds the DNS service by name.
+// Pod Security Standard and finds the DNS service by name. PodSecurity,
+// NodeSelector, AllowedRuntimeClasses and AllowedPriorityClasses are the
+// tenant's policy when the syncer starts; UpdatePolicy replaces them while
+// it runs.
 type Options struct {
 	// PodSecurity is the tenant's Pod Security Standard, checked with
 	// k8s.io/pod-security-admission before a pod reaches the host.
@@ -80,6 +84,9 @@ type Options struct {
 type Syncer struct {
 	opts      Options
 	evaluator policy.Evaluator
+	// policy is what the tenant's policy asks, from Options at first,
+	// replaced by UpdatePolicy; each reconcile reads it once.
+	policy atomic.Pointer[podPolicy]
 }
 
 var (
@@ -89,6 +96,7 @@ var (
 	_ syncer.VirtualFinalizer = (*Syncer)(nil)
 	_ syncer.HostDeletion     = (*Syncer)(nil)
 	_ syncer.RefusalHandler   = (*Syncer)(nil)
+	_ syncer.PolicyUpdater    = (*Syncer)(nil)
 )
 
 // New returns a pod syncer.
@@ -109,7 +117,9 @@ func New(opts Options) (*Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pods.New: pod security evaluator: %w", err)
 	}
-	return &Syncer{opts: opts, evaluator: ev}, nil
+	s := &Syncer{opts: opts, evaluator: ev}
+	s.policy.Store(newPodPolicy(opts.PodSecurity, opts.NodeSelector, opts.AllowedRuntimeClasses, opts.AllowedPriorityClasses))
+	return s, nil
 }
 
 // Name implements syncer.Syncer.
@@ -121,14 +131,14 @@ func (*Syncer) New() ctrl.Object { return &corev1.Pod{} }
 // RecreateOnNewUID implements syncer.Recreator: pod specs are immutable.
 func (*Syncer) RecreateOnNewUID() bool { return true }
 
-func (s *Syncer) input(ctx context.Context, sc *syncer.Context, v *corev1.Pod) (TranslateInput, error) {
+func (s *Syncer) input(ctx context.Context, sc *syncer.Context, pol *podPolicy, v *corev1.Pod) (TranslateInput, error) {
 	in := TranslateInput{
 		Translator:    sc.Translator,
 		DNSServer:     s.opts.DNSServer,
 		ClusterDomain: s.opts.ClusterDomain,
 		APIServerHost: s.opts.APIServerHost,
 		APIServerPort: s.opts.APIServerPort,
-		NodeSelector:  s.opts.NodeSelector,
+		NodeSelector:  pol.nodeSelector,
 
 		HostServiceAccounts: s.opts.HostServiceAccounts,
 	}
@@ -178,10 +188,11 @@ func (s *Syncer) input(ctx context.Context, sc *syncer.Context, v *corev1.Pod) (
 // run on the host.
 func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj ctrl.Object) (ctrl.Object, error) {
 	v := obj.(*corev1.Pod)
-	if err := CheckClasses(v, s.opts.AllowedRuntimeClasses, s.opts.AllowedPriorityClasses); err != nil {
+	pol := s.policy.Load()
+	if err := CheckClasses(v, pol.runtimeClasses, pol.priorityClasses); err != nil {
 		return nil, syncer.Refuse(ReasonClassNotAllowed, "%v", err)
 	}
-	in, err := s.input(ctx, sc, v)
+	in, err := s.input(ctx, sc, pol, v)
 	if err != nil {
 		return nil, err
 	}
@@ -189,24 +200,27 @@ func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj ctrl.Object
 	if err != nil {
 		return nil, syncer.Refuse(ReasonInvalid, "%v", err)
 	}
-	if err := s.checkSecurity(v, h); err != nil {
+	if err := s.checkSecurity(pol, v, h); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-func (s *Syncer) checkSecurity(v, h *corev1.Pod) error {
-	lv := psapi.LevelVersion{Level: s.opts.PodSecurity, Version: psapi.LatestVersion()}
+func (s *Syncer) checkSecurity(pol *podPolicy, v, h *corev1.Pod) error {
+	lv := psapi.LevelVersion{Level: pol.level, Version: psapi.LatestVersion()}
 	agg := policy.AggregateCheckResults(s.evaluator.EvaluatePod(lv, &v.ObjectMeta, &h.Spec))
 	if !agg.Allowed {
-		return syncer.Refuse(ReasonPodSecurity, "pod violates PodSecurity %q: %s", s.opts.PodSecurity, agg.ForbiddenDetail())
+		return syncer.Refuse(ReasonPodSecurity, "pod violates PodSecurity %q: %s", pol.level, agg.ForbiddenDetail())
 	}
 	return nil
 }
 
 // ToHostUpdate implements syncer.Updater. A pod's spec is immutable but
 // for images, activeDeadlineSeconds, added tolerations and removed
-// scheduling gates; everything else is kept as it was created.
+// scheduling gates; everything else is kept as it was created. A host pod
+// not scheduled yet is held to the tenant's current policy (refused, or
+// created again when the enforced node selector changed); a scheduled one
+// is not stopped by a policy change (ToVirtual marks it instead).
 func (s *Syncer) ToHostUpdate(_ context.Context, _ *syncer.Context, obj, hostObj ctrl.Object) (ctrl.Object, error) {
 	v, h := obj.(*corev1.Pod), hostObj.(*corev1.Pod)
 	d := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{}}, Spec: *h.Spec.DeepCopy()}
@@ -233,8 +247,10 @@ func (s *Syncer) ToHostUpdate(_ context.Context, _ *syncer.Context, obj, hostObj
 	if len(v.Spec.SchedulingGates) < len(d.Spec.SchedulingGates) {
 		d.Spec.SchedulingGates = v.Spec.SchedulingGates
 	}
-	if err := s.checkSecurity(v, d); err != nil {
-		return nil, err
+	if h.Spec.NodeName == "" {
+		if err := s.checkPending(s.policy.Load(), v, d); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -251,7 +267,9 @@ func setImages(dst, src []corev1.Container) {
 
 // ToVirtual implements syncer.Syncer: maintains the token Secret, binds
 // the virtual pod to the host's node, carries an in-place resize to the host
-// and copies the status back.
+// and copies the status back, with a PolicyViolation condition (and an
+// event when it appears) on a scheduled pod the tenant's current policy
+// would refuse.
 func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj ctrl.Object) (syncer.Result, error) {
 	v, h := obj.(*corev1.Pod), hostObj.(*corev1.Pod)
 	refresh, err := s.ensureTokens(ctx, sc, v, h)
@@ -271,7 +289,14 @@ func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj
 	if err != nil {
 		return syncer.Result{}, err
 	}
-	if want := virtualStatus(h, v, refused); !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
+	violation := ""
+	if h.Spec.NodeName != "" && h.DeletionTimestamp == nil && h.Status.Phase != corev1.PodSucceeded && h.Status.Phase != corev1.PodFailed {
+		violation = s.violations(s.policy.Load(), v, h)
+	}
+	if violation != "" && !hasCondition(v, ConditionPolicyViolation, violation) {
+		sc.Recorder.Eventf(v, corev1.EventTypeWarning, ReasonPolicyViolation, "%s", violation)
+	}
+	if want := virtualStatus(h, v, refused, violation); !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
 		nv := v.DeepCopy()
 		nv.Status = want
 		if err := sc.Virtual.Status().Update(ctx, nv); err != nil {
@@ -361,6 +386,15 @@ func (s *Syncer) ensureTokens(ctx context.Context, sc *syncer.Context, v, h *cor
 		return 0, err
 	}
 	return time.Until(refreshAt), nil
+}
+
+func hasCondition(p *corev1.Pod, t corev1.PodConditionType, msg string) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == t && c.Status == corev1.ConditionTrue && c.Message == msg {
+			return true
+		}
+	}
+	return false
 }
 
 func ownedBy(obj metav1.Object, owner metav1.Object) bool {
