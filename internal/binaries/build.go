@@ -200,6 +200,10 @@ func lock(ctx context.Context, path string, out io.Writer) (func(), error) {
 
 const modulePath = "github.com/vclusterkit/vclusterkit"
 
+// RepoRoot returns the root of the vclusterkit checkout the working
+// directory is in (what builds of our own programs run from).
+func RepoRoot() (string, error) { return findRepoRoot() }
+
 func findRepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -1,10 +1,12 @@
 package images
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
@@ -22,6 +24,9 @@ const (
 	KubeControllerManager = "vclusterkit.local/kube-controller-manager:" + binaries.KubernetesVersion
 	Kine                  = "vclusterkit.local/kine:v0.17.5"
 	Kubectl               = "vclusterkit.local/kubectl:" + binaries.KubernetesVersion
+	// Operator is examples/operator, which the operator chart runs
+	// (ghcr.io/vclusterkit/operator there).
+	Operator = "vclusterkit.local/operator:dev"
 )
 
 // BusyboxPath is where Debian's busybox-static package puts its binary.
@@ -105,4 +110,32 @@ func ControlPlaneImages() ([]Image, error) {
 		imgs = append(imgs, Image{Ref: c.ref, Files: append(append(base(), bb...), files...), Entrypoint: []string{path.Join("/usr/local/bin", c.bin)}})
 	}
 	return imgs, nil
+}
+
+// OperatorImage builds examples/operator from this checkout, static (as its
+// Dockerfile does), into the image the operator chart runs: /operator as
+// user 65532.
+func OperatorImage(ctx context.Context) (Image, error) {
+	root, err := binaries.RepoRoot()
+	if err != nil {
+		return Image{}, err
+	}
+	dir, err := os.MkdirTemp("", "vclusterkit-operator-")
+	if err != nil {
+		return Image{}, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "operator")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./examples/operator")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Image{}, fmt.Errorf("building examples/operator: %w\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Ref: Operator, Files: append(base(), File{Path: "/operator", Data: data, Mode: 0o755}),
+		Entrypoint: []string{"/operator"}, User: "65532:65532"}, nil
 }

@@ -226,6 +226,31 @@ func (b *bed) probes(ctx context.Context) {
 		}
 	})
 
+	t.Run("the operator image runs", func(t *testing.T) {
+		b := b.with(t)
+		img, err := images.OperatorImage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.h.ImportImages(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "operator-help"}, Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "main", Image: images.Operator, ImagePullPolicy: corev1.PullNever, Args: []string{"--help"}}},
+		}}
+		if _, err := b.cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		b.eventually(ctx, "the operator printed its usage", func() error {
+			logs, err := b.kubectl(ctx, "logs", "-n", ns, p.Name)
+			if err != nil || !strings.Contains(logs, "-leader-elect") {
+				return fmt.Errorf("%v: %q", err, logs)
+			}
+			return nil
+		})
+	})
+
 	t.Run("30 pods Running", func(t *testing.T) {
 		b := b.with(t)
 		start := time.Now()
