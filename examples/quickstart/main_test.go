@@ -14,18 +14,28 @@ import (
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 )
 
-// TestQuickstartStory runs the main job exactly as `make demo` does. Every
-// step of the story checks what it shows (a pod refused by quota, a
-// privileged pod refused, objects surviving sleep, nothing left after a
-// delete) and fails the run when it does not hold.
+// TestQuickstartStory runs the main job as `make demo` does on a machine
+// that can run a real node; it asks for one (--nodes real), so a machine
+// that cannot is a failure naming what it lacks, not a quiet fallback to
+// KWOK. Every step of the story checks what it shows (a pod refused by
+// quota, a privileged pod refused, real HTTP, logs and exec, real packets
+// agreeing with the evaluator, objects surviving sleep, nothing left after
+// a delete) and fails the run when it does not hold.
 func TestQuickstartStory(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), options{timeout: 8 * time.Minute}, &out)
+	err := run(context.Background(), options{nodes: nodesReal, timeout: 8 * time.Minute}, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatalf("quickstart: %v", err)
 	}
 	for _, want := range []string{
+		"nodes: a real node",
+		"scheduled on the real node (real containers)",
+		"logs client      → client up on client",
+		"shop says hello from shop-",
+		"web-staging/client (team web)      allow      connected",
+		"vc-data/isolation-probe (data)     deny       refused",
+		"the evaluator and real packets agree",
 		"denied the request: quota exceeded",
 		`pod violates PodSecurity "restricted"`,
 		"deployment still there: shop 3 replicas",
@@ -39,9 +49,9 @@ func TestQuickstartStory(t *testing.T) {
 }
 
 // TestQuickstartOnExistingHost runs the story with --kubeconfig against a
-// host cluster that is already running, and --out: the kubeconfigs and
-// the engine log are kept, and the host is left running (it is not the
-// quickstart's to stop).
+// host cluster that is already running (KWOK nodes: the story without real
+// containers), and --out: the kubeconfigs and the engine log are kept, and
+// the host is left running (it is not the quickstart's to stop).
 func TestQuickstartOnExistingHost(t *testing.T) {
 	ctx := context.Background()
 	h, err := testenv.StartHost(ctx, testenv.HostOptions{Nodes: 2})
