@@ -16,7 +16,7 @@ API_PACKAGES ?= $(shell ls -d tenancy vcluster 2>/dev/null)
 # taken from the Go test cache. Measured: about 12 minutes when the binaries are cached.
 GOTEST_FLAGS ?= -p 1 -count=1 -timeout 45m
 
-.PHONY: all tools test test-deps vet unit demo generate fmt tidy bench
+.PHONY: all tools test test-deps node-deps vet unit demo generate fmt tidy bench
 
 all: test
 
@@ -40,8 +40,13 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^internal/tools/')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## demo: the main job (a real node needs the packages of test-deps).
-demo: tools test-deps
+## node-deps: the Debian packages a real node needs (runc, CNI plugins,
+## busybox-static, iptables, ipset, conntrack, nftables), when missing.
+node-deps:
+	@bash hack/test-deps.sh node
+
+## demo: the main job (on a real node when the machine can run one).
+demo: tools node-deps
 	$(GO) run ./examples/quickstart $(ARGS)
 
 ## generate: deep-copy functions and CRD manifests for the API types.
