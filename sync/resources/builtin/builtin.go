@@ -11,6 +11,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/resources/endpointslices"
 	"github.com/vclusterkit/vclusterkit/sync/resources/events"
 	"github.com/vclusterkit/vclusterkit/sync/resources/ingresses"
+	"github.com/vclusterkit/vclusterkit/sync/resources/networkpolicies"
 	"github.com/vclusterkit/vclusterkit/sync/resources/nodes"
 	"github.com/vclusterkit/vclusterkit/sync/resources/persistentvolumeclaims"
 	"github.com/vclusterkit/vclusterkit/sync/resources/poddisruptionbudgets"
@@ -23,8 +24,9 @@ import (
 
 // Options choose the built-in syncers. The zero value syncs pods (baseline
 // Pod Security Standard), services, endpoint slices, referenced ConfigMaps
-// and Secrets, persistent volume claims, pod disruption budgets, events
-// and real nodes; service accounts and ingresses are opt-in.
+// and Secrets, persistent volume claims, pod disruption budgets, network
+// policies, events and real nodes; service accounts and ingresses are
+// opt-in.
 type Options struct {
 	// Pods configures the pod syncer.
 	Pods pods.Options
@@ -42,6 +44,10 @@ type Options struct {
 	// endpointslices.DefaultDeniedCIDRs unless an address is one of the
 	// virtual cluster's own pod IPs).
 	EndpointSlices endpointslices.Options
+	// NetworkPolicies configures the NetworkPolicy syncer (the host
+	// ranges no ipBlock may open; the zero value protects
+	// networkpolicies.DefaultHostCIDRs).
+	NetworkPolicies networkpolicies.Options
 	// Ingresses enables the Ingress syncer with these options.
 	Ingresses *ingresses.Options
 	// Disable names built-in syncers to leave out ("events", "nodes", ...).
@@ -49,7 +55,7 @@ type Options struct {
 }
 
 // Names of the built-in syncers, in the order Syncers returns them.
-var names = []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "serviceaccounts", "ingresses", "events", "nodes"}
+var names = []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "networkpolicies", "serviceaccounts", "ingresses", "events", "nodes"}
 
 // Names returns the names of every built-in syncer.
 func Names() []string { return append([]string(nil), names...) }
@@ -85,6 +91,10 @@ func Syncers(opts Options) ([]syncer.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builtin.Syncers: Options.EndpointSlices: %w", err)
 	}
+	nps, err := networkpolicies.New(opts.NetworkPolicies)
+	if err != nil {
+		return nil, fmt.Errorf("builtin.Syncers: Options.NetworkPolicies: %w", err)
+	}
 	all := map[string]syncer.Syncer{
 		"pods":                   ps,
 		"services":               services.New(),
@@ -93,6 +103,7 @@ func Syncers(opts Options) ([]syncer.Syncer, error) {
 		"secrets":                secrets.New(secrets.Options{All: opts.AllSecrets}),
 		"persistentvolumeclaims": persistentvolumeclaims.New(opts.PersistentVolumeClaims),
 		"poddisruptionbudgets":   poddisruptionbudgets.New(),
+		"networkpolicies":        nps,
 		"events":                 events.New(),
 		"nodes":                  ns,
 	}

@@ -26,12 +26,12 @@ func names(t *testing.T, opts builtin.Options) []string {
 }
 
 func TestSyncers(t *testing.T) {
-	def := []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "events", "nodes"}
+	def := []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "networkpolicies", "events", "nodes"}
 	if d := cmp.Diff(def, names(t, builtin.Options{})); d != "" {
 		t.Errorf("defaults (-want +got):\n%s", d)
 	}
 	got := names(t, builtin.Options{ServiceAccounts: true, Ingresses: &ingresses.Options{}, Disable: []string{"events"}})
-	want := []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "serviceaccounts", "ingresses", "nodes"}
+	want := []string{"pods", "services", "endpointslices", "configmaps", "secrets", "persistentvolumeclaims", "poddisruptionbudgets", "networkpolicies", "serviceaccounts", "ingresses", "nodes"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("opt-ins (-want +got):\n%s", d)
 	}

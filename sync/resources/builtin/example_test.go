@@ -16,5 +16,5 @@ func ExampleSyncers() {
 		fmt.Print(s.Name(), " ")
 	}
 	fmt.Println()
-	// Output: pods services endpointslices configmaps secrets persistentvolumeclaims poddisruptionbudgets
+	// Output: pods services endpointslices configmaps secrets persistentvolumeclaims poddisruptionbudgets networkpolicies
 }
