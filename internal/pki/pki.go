@@ -117,6 +117,18 @@ func Generate(o Options) (*Set, error) {
 	}, nil
 }
 
+// NewCA creates a self-signed certificate authority named cn, for a
+// purpose of its own (a virtual cluster's kubelet client and serving
+// certificates, kept apart from the cluster CA whose CSR signer a tenant
+// can drive).
+func NewCA(cn string) (KeyPair, error) {
+	if cn == "" {
+		return KeyPair{}, errors.New("pki: a CA needs a common name")
+	}
+	kp, _, _, err := newCA(cn)
+	return kp, err
+}
+
 // ClientCert signs a client certificate for user in groups with the CA.
 func ClientCert(ca KeyPair, user string, groups []string) (KeyPair, error) {
 	if user == "" {

@@ -199,7 +199,10 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 	}
 
 	pk := filepath.Join(dir, pkiDir)
-	if err := p.run(inst, "kube-apiserver", apiBin, []string{
+	if err := ensureKubeletPKI(dir); err != nil {
+		return nil, err
+	}
+	if err := p.run(inst, "kube-apiserver", apiBin, append([]string{
 		"--advertise-address=127.0.0.1", "--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(st.Ports.APIServer),
 		"--etcd-servers=" + etcdServers, "--etcd-prefix=" + st.EtcdPrefix,
@@ -218,7 +221,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + filepath.Join(pk, "front-proxy-client.crt"),
 		"--proxy-client-key-file=" + filepath.Join(pk, "front-proxy-client.key"),
-	}); err != nil {
+	}, kubeletArgs(pk)...)); err != nil {
 		return nil, err
 	}
 	apiClient, err := adminHTTPClient(dir)
