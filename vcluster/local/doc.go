@@ -3,6 +3,14 @@
 // (kine on SQLite by default; etcd, or kine on PostgreSQL, when configured),
 // kube-apiserver and kube-controller-manager — on 127.0.0.1.
 //
+// Loopback is only the default: with Options.Address (an IP of this
+// machine that the host's pods can route to, such as the node's IP when the
+// host's node runs here) the API server listens and advertises there, its
+// endpoint and kubeconfigs name that address, and pods synced by the engine
+// reach their own virtual API server as kubernetes.default.svc with the
+// token their virtual cluster issued (in-cluster config works). Without
+// it, pods have no path to their API server.
+//
 // It is for demos, tests, CI and single-machine platforms. It is not for a
 // multi-node host cluster: there the control plane must run as pods (use
 // vcluster/helm), and nothing here survives the loss of the machine's disk.
@@ -11,8 +19,8 @@
 //
 // Every virtual cluster has a state directory,
 // Options.Dir/<host namespace>/<name>, holding its PKI (cluster CA, serving
-// certificate with SANs for localhost, 127.0.0.1, the in-cluster kubernetes
-// service names and Spec.Expose names; front-proxy CA and client; service
+// certificate with SANs for localhost, 127.0.0.1, Options.Address, the
+// in-cluster kubernetes service names and Spec.Expose names; front-proxy CA and client; service
 // account key pair; admin and controller-manager client certificates), its
 // store (state.db for SQLite, etcd/ for etcd), component logs and
 // state.json (owner, ports, paused flag, child pids). Stopping and starting

@@ -50,11 +50,20 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-func (i *instance) endpoint() string {
-	return fmt.Sprintf("https://127.0.0.1:%d", i.st.Ports.APIServer)
+func (i *instance) endpoint() string { return endpointOf(i.st) }
+
+// endpointOf is the API server's URL: its address (loopback unless
+// Options.Address says otherwise) and port.
+func endpointOf(st *state) string {
+	return "https://" + net.JoinHostPort(addressOf(st), strconv.Itoa(st.Ports.APIServer))
 }
 
-func endpointOf(st *state) string { return fmt.Sprintf("https://127.0.0.1:%d", st.Ports.APIServer) }
+func addressOf(st *state) string {
+	if st.Address == "" {
+		return loopback
+	}
+	return st.Address
+}
 
 // ErrNoPort is returned when no free loopback port can be found.
 var ErrNoPort = errors.New("no free port")
@@ -65,25 +74,9 @@ var ErrNoPort = errors.New("no free port")
 func (p *Provisioner) choosePorts(st *state, externalStore bool) error {
 	used := map[int]bool{}
 	pick := func(what string, cur *int) error {
-		if *cur > 0 && !used[*cur] && portFree(*cur) {
-			used[*cur] = true
-			return nil
-		}
-		last := 0
-		for range 5 {
-			n, err := p.opts.Port()
-			if err != nil {
-				return fmt.Errorf("%w for %s: %w", ErrNoPort, what, err)
-			}
-			if !used[n] && portFree(n) {
-				*cur, used[n] = n, true
-				return nil
-			}
-			last = n
-		}
-		return fmt.Errorf("%w for %s: port %d on 127.0.0.1 is in use (5 tries)", ErrNoPort, what, last)
+		return p.pickPort(what, loopback, cur, used)
 	}
-	if err := pick("kube-apiserver", &st.Ports.APIServer); err != nil {
+	if err := p.pickPort("kube-apiserver", addressOf(st), &st.Ports.APIServer, used); err != nil {
 		return err
 	}
 	if err := pick("kube-controller-manager", &st.Ports.ControllerManager); err != nil {
@@ -99,6 +92,28 @@ func (p *Provisioner) choosePorts(st *state, externalStore bool) error {
 		return pick("etcd peer", &st.Ports.StorePeer)
 	}
 	return nil
+}
+
+// pickPort keeps *cur when it is free on host and not used yet, else asks
+// Options.Port for one that is.
+func (p *Provisioner) pickPort(what, host string, cur *int, used map[int]bool) error {
+	if *cur > 0 && !used[*cur] && portFree(host, *cur) {
+		used[*cur] = true
+		return nil
+	}
+	last := 0
+	for range 5 {
+		n, err := p.opts.Port()
+		if err != nil {
+			return fmt.Errorf("%w for %s: %w", ErrNoPort, what, err)
+		}
+		if !used[n] && portFree(host, n) {
+			*cur, used[n] = n, true
+			return nil
+		}
+		last = n
+	}
+	return fmt.Errorf("%w for %s: port %d on %s is in use (5 tries)", ErrNoPort, what, last, host)
 }
 
 // start runs the components of the control plane in dir and waits until
@@ -120,6 +135,10 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 	dsn := ""
 	if b, rerr := os.ReadFile(filepath.Join(dir, storeDir, dsnFile)); rerr == nil {
 		dsn = strings.TrimSpace(string(b))
+	}
+	st.Address = p.opts.Address
+	if err := ensureServingCert(dir, st.Address); err != nil {
+		return nil, err
 	}
 	if err := p.choosePorts(st, st.BackingStore == vcluster.BackingStoreEtcd && dsn != ""); err != nil {
 		return nil, err
@@ -203,7 +222,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		return nil, err
 	}
 	if err := p.run(inst, "kube-apiserver", apiBin, append([]string{
-		"--advertise-address=127.0.0.1", "--bind-address=127.0.0.1",
+		"--advertise-address=" + addressOf(st), "--bind-address=" + addressOf(st),
 		"--secure-port=" + strconv.Itoa(st.Ports.APIServer),
 		"--etcd-servers=" + etcdServers, "--etcd-prefix=" + st.EtcdPrefix,
 		"--endpoint-reconciler-type=none",
@@ -233,7 +252,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 	// only 10 seconds for /healthz itself), so its start-up overlaps the
 	// rest of the API server's.
 	if err := waitReady(ctx, inst, "kube-apiserver", func(ctx context.Context) error {
-		return tcpOpen(ctx, fmt.Sprintf("127.0.0.1:%d", st.Ports.APIServer))
+		return tcpOpen(ctx, net.JoinHostPort(addressOf(st), strconv.Itoa(st.Ports.APIServer)))
 	}); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
@@ -29,6 +30,20 @@ type Options struct {
 	// LogTailLines is how many lines of each component log an error
 	// carries; zero means 25.
 	LogTailLines int
+	// Address is the IP address each virtual API server listens on and
+	// advertises, and the host of its endpoint (VirtualCluster
+	// status.endpoint and every kubeconfig). Empty means 127.0.0.1:
+	// reachable from this machine only, so pods on the host cannot reach
+	// their virtual cluster's API server. Set it to an address the host's
+	// pods can reach — the IP of the node when the host's node is this
+	// machine — and the engine's pod syncer points kubernetes.default of
+	// every synced pod at it. The serving certificate covers it (it is
+	// reissued from the cluster CA when a control plane starts with an
+	// address its certificate does not cover); the API server then does not
+	// listen on 127.0.0.1 unless that is the address. kube-controller-manager
+	// and the store stay on 127.0.0.1. It must be a specific address, not
+	// 0.0.0.0 or ::.
+	Address string
 	// Port returns a free TCP port on 127.0.0.1; nil asks the kernel.
 	// Tests use it to inject a port that is taken.
 	Port func() (int, error)
@@ -82,6 +97,13 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("local: Options.Dir: %w", err)
 	}
 	o.Dir = d
+	if o.Address != "" {
+		ip := net.ParseIP(o.Address)
+		if ip == nil || ip.IsUnspecified() {
+			return o, fmt.Errorf("local: Options.Address %q: want a specific IP address (empty means %s)", o.Address, loopback)
+		}
+		o.Address = ip.String()
+	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 2 * time.Minute
 	}
@@ -119,6 +141,10 @@ func (o Options) binary(name string) (string, error) {
 	return binaries.Path(name)
 }
 
+// loopback is where every component listens unless Options.Address moves
+// the API server.
+const loopback = "127.0.0.1"
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,12 +154,12 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// portFree reports whether 127.0.0.1:port can be bound now.
-func portFree(port int) bool {
+// portFree reports whether host:port can be bound now.
+func portFree(host string, port int) bool {
 	if port <= 0 {
 		return false
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,7 +258,11 @@ func (p *Provisioner) create(dir string, vc *vcluster.VirtualCluster, store vclu
 		}
 		dns = append(dns, vc.Spec.Expose.ExtraSANs...)
 	}
-	set, err := pki.Generate(pki.Options{CommonName: "vclusterkit-" + hostNS + "-" + vc.Name, DNSNames: dns})
+	var ips []net.IP
+	if p.opts.Address != "" {
+		ips = append(ips, net.ParseIP(p.opts.Address))
+	}
+	set, err := pki.Generate(pki.Options{CommonName: "vclusterkit-" + hostNS + "-" + vc.Name, DNSNames: dns, IPs: ips})
 	if err != nil {
 		return nil, fmt.Errorf("local: generating PKI: %w", err)
 	}

@@ -3,11 +3,12 @@ package local
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
-	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/internal/pki"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
 // Layout of a state directory, DIR/<host namespace>/<name>/:
@@ -51,8 +52,11 @@ type state struct {
 	EtcdPrefix    string                    `json:"etcdPrefix"`
 	Version       string                    `json:"version"`
 	Ports         ports                     `json:"ports"`
-	Paused        bool                      `json:"paused"`
-	PIDs          []int                     `json:"pids,omitempty"`
+	// Address the API server listens on and advertises (Options.Address
+	// when it last started); empty in older state means 127.0.0.1.
+	Address string `json:"address,omitempty"`
+	Paused  bool   `json:"paused"`
+	PIDs    []int  `json:"pids,omitempty"`
 }
 
 func ownerOf(vc *vcluster.VirtualCluster) owner {
@@ -140,4 +144,37 @@ func readKeyPair(dir, base string) (pki.KeyPair, error) {
 		return pki.KeyPair{}, err
 	}
 	return pki.KeyPair{Cert: c, Key: k}, nil
+}
+
+// ensureServingCert reissues the API server's serving certificate from the
+// cluster CA, keeping its names and adding address, when it does not cover
+// address (a control plane created before Options.Address was set, or with
+// another one).
+func ensureServingCert(dir, address string) error {
+	if address == "" {
+		address = loopback
+	}
+	serving, err := readKeyPair(dir, "apiserver")
+	if err != nil {
+		return fmt.Errorf("local: reading serving certificate: %w", err)
+	}
+	cert, _, err := pki.Parse(serving)
+	if err != nil {
+		return fmt.Errorf("local: serving certificate: %w", err)
+	}
+	if cert.VerifyHostname(address) == nil {
+		return nil
+	}
+	ca, err := readKeyPair(dir, "ca")
+	if err != nil {
+		return fmt.Errorf("local: reading cluster CA: %w", err)
+	}
+	kp, err := pki.ServingCert(ca, cert.Subject.CommonName, cert.DNSNames, append(cert.IPAddresses, net.ParseIP(address)))
+	if err != nil {
+		return fmt.Errorf("local: reissuing serving certificate for %s: %w", address, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, pkiDir, "apiserver.key"), kp.Key, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, pkiDir, "apiserver.crt"), kp.Cert, 0o600)
 }
