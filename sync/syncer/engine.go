@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,19 @@ type Options struct {
 	// AdmitRetry is when a refused admission is tried again (the quota
 	// may have been freed); zero means 15 seconds.
 	AdmitRetry time.Duration
+	// Kubelet, optional, is where the virtual API server reaches the
+	// kubelet API of the virtual cluster's nodes (a kubeletproxy.Server);
+	// syncers read it from Context.Kubelet (the nodes syncer advertises it
+	// on every virtual Node). Nil: no kubelet API is served.
+	Kubelet *KubeletEndpoint
+}
+
+// KubeletEndpoint is an address and port of a kubelet API server.
+type KubeletEndpoint struct {
+	// Address is an IP address the virtual API server can dial.
+	Address string
+	// Port is its TCP port.
+	Port int32
 }
 
 // AdmitFunc decides whether a host object may be created; see
@@ -122,6 +136,14 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 	if opts.Scheme == nil {
 		opts.Scheme = clientgoscheme.Scheme
 	}
+	if k := opts.Kubelet; k != nil {
+		if ip := net.ParseIP(k.Address); ip == nil || ip.IsUnspecified() {
+			return nil, fmt.Errorf("syncer.New: Options.Kubelet.Address %q: want a specific IP address", k.Address)
+		}
+		if k.Port <= 0 || k.Port > 65535 {
+			return nil, fmt.Errorf("syncer.New: Options.Kubelet.Port %d: want 1-65535", k.Port)
+		}
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
@@ -157,6 +179,7 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 		VirtualConfig: cfg,
 		Host:          host.cluster.GetClient(),
 		HostReader:    host.cluster.GetAPIReader(),
+		Kubelet:       opts.Kubelet,
 		metrics:       m,
 		Recorder:      recorderAdapter{virtual.GetEventRecorderFor("vclusterkit-syncer-" + opts.Name)}, //nolint:staticcheck // core/v1 events show in kubectl describe on every version.
 	}

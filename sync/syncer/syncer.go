@@ -165,6 +165,9 @@ type Context struct {
 	HostReader client.Reader
 	// Recorder records events on virtual objects.
 	Recorder EventRecorder
+	// Kubelet is Options.Kubelet: where the virtual cluster's kubelet API
+	// is served, or nil. Read only.
+	Kubelet *KubeletEndpoint
 
 	metrics *metrics
 }

@@ -127,6 +127,9 @@ func (s *Syncer) SyncFromHost(ctx context.Context, sc *syncer.Context, key types
 	h := hostObj.(*corev1.Node)
 	now := time.Now()
 	want := ToVirtualNode(s.opts.Mode, h, now)
+	if k := sc.Kubelet; k != nil {
+		WithKubeletEndpoint(want, k.Address, k.Port)
+	}
 	if !exists {
 		status := want.Status
 		if err := sc.Virtual.Create(ctx, want); err != nil {

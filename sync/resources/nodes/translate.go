@@ -66,3 +66,13 @@ func ToVirtualNode(mode Mode, h *corev1.Node, now time.Time) *corev1.Node {
 	}
 	return v
 }
+
+// WithKubeletEndpoint points the virtual Node v at the kubelet API server
+// of its virtual cluster: its only InternalIP is address and its kubelet
+// port is port, so the virtual API server (which dials InternalIP) sends
+// logs, exec, attach and port-forward there, never to the host's kubelet.
+// The host node's own addresses are not shown.
+func WithKubeletEndpoint(v *corev1.Node, address string, port int32) {
+	v.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: address}, {Type: corev1.NodeHostName, Address: v.Name}}
+	v.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: port}}
+}
