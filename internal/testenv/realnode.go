@@ -66,30 +66,42 @@ type NodeTimings struct {
 	Images time.Duration
 }
 
+// nodeNeed is one thing a machine needs to run a node, and its fix.
+type nodeNeed struct{ path, fix string }
+
+// nodeNeeds are the files a real node needs on the machine.
+var nodeNeeds = []nodeNeed{
+	{"/usr/sbin/runc", "apt-get install runc (make test-deps)"},
+	{"/usr/lib/cni/bridge", "apt-get install containernetworking-plugins (make test-deps)"},
+	{"/usr/lib/cni/host-local", "apt-get install containernetworking-plugins (make test-deps)"},
+	{"/usr/lib/cni/loopback", "apt-get install containernetworking-plugins (make test-deps)"},
+	{"/usr/lib/cni/portmap", "apt-get install containernetworking-plugins (make test-deps)"},
+	{images.BusyboxPath, "apt-get install busybox-static (make test-deps)"},
+	{"/usr/sbin/iptables", "apt-get install iptables (make test-deps)"},
+	{"/usr/sbin/ipset", "apt-get install ipset (make test-deps)"},
+	{"/usr/sbin/conntrack", "apt-get install conntrack (make test-deps)"},
+	{"/sys/fs/cgroup/memory", "a cgroup v1 memory controller mounted at /sys/fs/cgroup/memory"},
+	{"/proc/sys/net/bridge/bridge-nf-call-iptables", "the br_netfilter kernel module (modprobe br_netfilter)"},
+}
+
+// nodeCommands are the commands the node's set-up and sweep run.
+var nodeCommands = []string{"ip", "pgrep", "nft", "ldd", "iptables-save", "iptables-restore"}
+
 // nodeMissing checks what a machine needs to run a node and names every
 // missing part with its fix.
-func nodeMissing() error {
+func nodeMissing() error { return missingOf(os.Geteuid(), nodeNeeds, nodeCommands) }
+
+func missingOf(euid int, needs []nodeNeed, commands []string) error {
 	var errs []error
-	if os.Geteuid() != 0 {
+	if euid != 0 {
 		errs = append(errs, errors.New("not root: a real node needs root (containers, mounts, iptables, cgroups)"))
 	}
-	for _, p := range []struct{ path, fix string }{
-		{"/usr/sbin/runc", "apt-get install runc (make test-deps)"},
-		{"/usr/lib/cni/bridge", "apt-get install containernetworking-plugins (make test-deps)"},
-		{"/usr/lib/cni/host-local", "apt-get install containernetworking-plugins (make test-deps)"},
-		{"/usr/lib/cni/loopback", "apt-get install containernetworking-plugins (make test-deps)"},
-		{images.BusyboxPath, "apt-get install busybox-static (make test-deps)"},
-		{"/usr/sbin/iptables", "apt-get install iptables (make test-deps)"},
-		{"/usr/sbin/ipset", "apt-get install ipset (make test-deps)"},
-		{"/usr/sbin/conntrack", "apt-get install conntrack (make test-deps)"},
-		{"/sys/fs/cgroup/memory", "a cgroup v1 memory controller mounted at /sys/fs/cgroup/memory"},
-		{"/proc/sys/net/bridge/bridge-nf-call-iptables", "the br_netfilter kernel module (modprobe br_netfilter)"},
-	} {
+	for _, p := range needs {
 		if _, err := os.Stat(p.path); err != nil {
 			errs = append(errs, fmt.Errorf("%s is missing: %s", p.path, p.fix))
 		}
 	}
-	for _, c := range []string{"ip", "pgrep", "nft", "ldd", "iptables-save", "iptables-restore"} {
+	for _, c := range commands {
 		if _, err := exec.LookPath(c); err != nil {
 			errs = append(errs, fmt.Errorf("command %s not found: make test-deps installs it", c))
 		}
