@@ -117,10 +117,10 @@ func missingOf(euid int, needs []nodeNeed, commands []string) error {
 // uses host-wide names (cni0, the KUBE- chains, kubepods cgroups). go test
 // runs packages in parallel processes; this lock, not -p 1, is what keeps
 // two of them from starting nodes at once.
-func lockNode(ctx context.Context) (*os.File, error) {
-	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o644)
+func lockNode(ctx context.Context, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("opening the real-node lock %s: %w", nodeLockPath, err)
+		return nil, fmt.Errorf("opening the real-node lock %s: %w", path, err)
 	}
 	for {
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
@@ -128,10 +128,10 @@ func lockNode(ctx context.Context) (*os.File, error) {
 		}
 		select {
 		case <-ctx.Done():
-			holder, _ := os.ReadFile(nodeLockPath)
+			holder, _ := os.ReadFile(path)
 			f.Close()
 			return nil, fmt.Errorf("another real node holds %s (pid %s) and did not stop in time: %w",
-				nodeLockPath, strings.TrimSpace(string(holder)), ctx.Err())
+				path, strings.TrimSpace(string(holder)), ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -154,7 +154,7 @@ func startRealHost(ctx context.Context, h *Host, timeout time.Duration) (err err
 	defer cancel()
 	start := time.Now()
 
-	lock, err := lockNode(cctx)
+	lock, err := lockNode(cctx, nodeLockPath)
 	if err != nil {
 		return err
 	}

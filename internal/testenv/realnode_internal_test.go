@@ -1,8 +1,13 @@
 package testenv
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A machine that cannot run a node is told what it lacks and how to get it,
@@ -32,4 +37,25 @@ func TestNodeMissingNamesEachPartAndItsFix(t *testing.T) {
 	if err := missingOf(0, []nodeNeed{{"/proc/self", "x"}}, []string{"sh"}); err != nil {
 		t.Errorf("a machine with everything was refused: %v", err)
 	}
+}
+
+// One real node per machine: a second node waits for the first one's lock,
+// and gives up naming the holder.
+func TestSecondNodeWaitsForTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.lock")
+	first, err := lockNode(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := lockNode(ctx, path); err == nil || !strings.Contains(err.Error(), "another real node holds "+path+" (pid "+strconv.Itoa(os.Getpid())+")") {
+		t.Fatalf("second lock while the first is held: %v", err)
+	}
+	first.Close() // releases the flock
+	second, err := lockNode(context.Background(), path)
+	if err != nil {
+		t.Fatalf("lock after the first was released: %v", err)
+	}
+	second.Close()
 }
