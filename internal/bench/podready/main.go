@@ -44,9 +44,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			os.Exit(1)
 		}
-		p99[i] = pct(lat, 99)
+		p99[i] = testenv.Percentile(lat, 99)
 		fmt.Printf("%-9s host start %6s   %d pods create→Running: p50 %6s  p90 %6s  p99 %6s  max %6s\n",
-			name, startup.Round(10*time.Millisecond), *n, pct(lat, 50).Round(time.Millisecond), pct(lat, 90).Round(time.Millisecond),
+			name, startup.Round(10*time.Millisecond), *n, testenv.Percentile(lat, 50).Round(time.Millisecond), testenv.Percentile(lat, 90).Round(time.Millisecond),
 			p99[i].Round(time.Millisecond), slices.Max(lat).Round(time.Millisecond))
 	}
 	fmt.Printf("p99 create→Running, real node / KWOK: %.2f\n", float64(p99[0])/float64(p99[1]))
@@ -138,14 +138,4 @@ func measure(ctx context.Context, real bool, n int) ([]time.Duration, time.Durat
 		out = append(out, d)
 	}
 	return out, startup, nil
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i]
 }

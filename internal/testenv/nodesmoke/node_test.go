@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,7 +256,7 @@ func (b *bed) probes(ctx context.Context) {
 		b.deployment(ctx, ns, "thirty", 30, []string{"sleep", "3600"})
 		lat := b.waitRunning(ctx, ns, "app=thirty", 30)
 		t.Logf("30 pods: all Running %s after the Deployment was created; create→Running p50 %s p99 %s (from pod creation and Running condition timestamps, 1 s resolution)",
-			time.Since(start).Round(time.Millisecond), pct(lat, 50), pct(lat, 99))
+			time.Since(start).Round(time.Millisecond), testenv.Percentile(lat, 50), testenv.Percentile(lat, 99))
 		if err := b.cs.AppsV1().Deployments(ns).Delete(ctx, "thirty", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -477,17 +476,4 @@ func (b *bed) eventually(ctx context.Context, what string, f func() error) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	b.t.Fatalf("%s: not within 90 s: %v", what, err)
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i]
 }
