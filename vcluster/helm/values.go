@@ -6,8 +6,8 @@ import (
 	"maps"
 	"reflect"
 
-	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/internal/pki"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 
