@@ -8,9 +8,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
+	psapi "k8s.io/pod-security-admission/api"
 
 	"github.com/vclusterkit/vclusterkit/lifecycle"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
+	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
@@ -19,7 +21,8 @@ import (
 // syncers (Reconciler.Syncers, from the tenant's effective policy with the
 // virtual cluster's overrides), the virtual API server's config, and the
 // in-process quota admission when the host namespace is dedicated. A
-// different generation of the VirtualCluster restarts the syncer.
+// different generation of the VirtualCluster restarts the syncer; a changed
+// policy alone reaches the running one (syncer.Engine.SetPolicy).
 func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualCluster) (syncerSpec, error) {
 	s, err := r.Snapshots.Get(ctx)
 	if err != nil {
@@ -47,7 +50,7 @@ func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualClus
 	}
 	spec := syncerSpec{
 		name: vc.Name, hostNamespace: vc.EffectiveHostNamespace(), config: cfg, syncers: syncers,
-		generation: vc.Generation,
+		generation: vc.Generation, policy: syncerPolicy(pol),
 	}
 	if spec.hostNamespace != vc.Namespace && r.QuotaAdmit != nil {
 		// A dedicated host namespace: pods are admitted against the quota
@@ -62,16 +65,37 @@ func newSyncEngine(host *syncer.Host, spec syncerSpec, reg prometheus.Registerer
 	return syncer.New(host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit, Registerer: reg})
 }
 
+// syncerPolicy maps a tenant's effective policy onto what the syncers
+// enforce, as DefaultSyncers does: a level other than privileged or
+// restricted is baseline.
+func syncerPolicy(pol tenancy.Policy) syncer.Policy {
+	level := psapi.LevelBaseline
+	switch pol.PodSecurity {
+	case tenancy.PodSecurityPrivileged:
+		level = psapi.LevelPrivileged
+	case tenancy.PodSecurityRestricted:
+		level = psapi.LevelRestricted
+	}
+	return syncer.Policy{
+		PodSecurity: level, NodeSelector: pol.NodeSelector,
+		AllowedRuntimeClasses: pol.AllowedRuntimeClasses, AllowedPriorityClasses: pol.AllowedPriorityClasses,
+		AllowedStorageClasses: pol.AllowedStorageClasses, AllowedIngressClasses: pol.AllowedIngressClasses,
+	}
+}
+
 type syncerSpec struct {
 	name, hostNamespace string
 	config              *rest.Config
 	syncers             []syncer.Syncer
 	generation          int64
 	admit               syncer.AdmitFunc
+	// policy is the tenant's effective policy as the syncers enforce it.
+	policy syncer.Policy
 }
 
 type runningSyncer struct {
 	spec   syncerSpec
+	engine *syncer.Engine
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -110,12 +134,33 @@ func (s *syncerSet) run(ctx context.Context) error {
 }
 
 // ensure starts the syncer for key, or restarts it when it died or its
-// spec's generation changed.
-func (s *syncerSet) ensure(key string, spec syncerSpec) error {
+// spec's generation changed; a running syncer of the same generation is
+// handed the spec's policy, so a tenant's policy change reaches it without
+// a restart.
+func (s *syncerSet) ensure(ctx context.Context, key string, spec syncerSpec) error {
+	eng, err := s.start(key, spec)
+	if err != nil || eng == nil {
+		return err
+	}
+	// Outside the lock: a policy that changed lists the virtual objects
+	// of each kind it concerns, which must not hold up other clusters.
+	if err := eng.SetPolicy(ctx, spec.policy); err != nil {
+		if verr := spec.policy.Validate(); verr != nil {
+			return lifecycle.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// start starts the syncer for key unless one of spec's generation runs;
+// it returns that running one's engine, or nil when it started one (its
+// syncers were built with spec's policy).
+func (s *syncerSet) start(key string, spec syncerSpec) (*syncer.Engine, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.root == nil || s.root.Err() != nil {
-		return lifecycle.Wait(time.Second, "waiting for the engine to start")
+		return nil, lifecycle.Wait(time.Second, "waiting for the engine to start")
 	}
 	if r, ok := s.running[key]; ok {
 		select {
@@ -123,7 +168,7 @@ func (s *syncerSet) ensure(key string, spec syncerSpec) error {
 			delete(s.running, key) // died: start again below
 		default:
 			if r.spec.generation == spec.generation {
-				return nil
+				return r.engine, nil
 			}
 			r.cancel()
 			<-r.done
@@ -132,16 +177,16 @@ func (s *syncerSet) ensure(key string, spec syncerSpec) error {
 	}
 	eng, err := newSyncEngine(s.host, spec, s.reg)
 	if err != nil {
-		return lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
+		return nil, lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
 	}
 	rctx, cancel := context.WithCancel(s.root)
-	r := &runningSyncer{spec: spec, cancel: cancel, done: make(chan struct{})}
+	r := &runningSyncer{spec: spec, engine: eng, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		r.err = eng.Start(rctx)
 	}()
 	s.running[key] = r
-	return nil
+	return nil, nil
 }
 
 // stop stops the syncer for key and waits for it; a syncer not running is

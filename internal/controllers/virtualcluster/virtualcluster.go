@@ -174,8 +174,36 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return lr.SetupWithManager(mgr, func(b *ctrl.Builder) *ctrl.Builder {
 		return b.WatchesRawSource(source.Channel(wake, &handler.TypedEnqueueRequestForObject[*vcluster.VirtualCluster]{})).
-			Watches(&corev1.Namespace{}, byHostNamespace, withLabel(vcluster.LabelVirtualCluster))
+			Watches(&corev1.Namespace{}, byHostNamespace, withLabel(vcluster.LabelVirtualCluster)).
+			Watches(&tenancy.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.bySubtree), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	})
+}
+
+// bySubtree maps a tenant whose spec changed to the virtual clusters of
+// its subtree: its policy is part of theirs, and their running syncers
+// must follow it within seconds, not at the next resync.
+func (r *Reconciler) bySubtree(ctx context.Context, o client.Object) []reconcile.Request {
+	// The snapshot reader learns of the change from its own handler on the
+	// same informer, which may run after this one: make sure the
+	// reconciles this enqueues build a snapshot that holds the change.
+	r.Snapshots.Changed()
+	subtree := map[string]bool{o.GetName(): true}
+	if s, err := r.Snapshots.Get(ctx); err == nil && s.Tree.Has(o.GetName()) {
+		for _, t := range s.Tree.Subtree(o.GetName()) {
+			subtree[t] = true
+		}
+	}
+	var list vcluster.VirtualClusterList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if subtree[list.Items[i].Spec.Tenant] {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 func withLabel(key string) builder.Predicates {
@@ -541,7 +569,7 @@ func (r *Reconciler) syncer(ctx context.Context, vc *vcluster.VirtualCluster) er
 	if err != nil {
 		return err
 	}
-	return r.syncers.ensure(syncKey(vc), spec)
+	return r.syncers.ensure(ctx, syncKey(vc), spec)
 }
 
 func syncKey(vc *vcluster.VirtualCluster) string { return vc.Namespace + "/" + vc.Name }
