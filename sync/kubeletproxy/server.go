@@ -327,3 +327,7 @@ func hasContainer(p *corev1.Pod, name string) bool {
 	}
 	return false
 }
+
+// Close releases the listener of a Server that was never started; Start
+// closes it itself when its context ends.
+func (s *Server) Close() error { return s.listener.Close() }

@@ -52,6 +52,9 @@ func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualClus
 		name: vc.Name, hostNamespace: vc.EffectiveHostNamespace(), config: cfg, syncers: syncers,
 		generation: vc.Generation, policy: syncerPolicy(pol),
 	}
+	if spec.kubelet, err = kubeletTLS(ctx, p, vc); err != nil {
+		return syncerSpec{}, err
+	}
 	if spec.hostNamespace != vc.Namespace && r.QuotaAdmit != nil {
 		// A dedicated host namespace: pods are admitted against the quota
 		// in process, so a refusal shows on the virtual pod.
@@ -62,7 +65,7 @@ func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualClus
 
 // newSyncEngine builds the sync engine of one virtual cluster from its spec.
 func newSyncEngine(host *syncer.Host, spec syncerSpec, reg prometheus.Registerer) (*syncer.Engine, error) {
-	return syncer.New(host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit, Registerer: reg})
+	return syncer.New(host, spec.config, syncer.Options{Name: spec.name, HostNamespace: spec.hostNamespace, Syncers: spec.syncers, Admit: spec.admit, Registerer: reg, Kubelet: spec.kubeletEndpoint})
 }
 
 // syncerPolicy maps a tenant's effective policy onto what the syncers
@@ -91,6 +94,11 @@ type syncerSpec struct {
 	admit               syncer.AdmitFunc
 	// policy is the tenant's effective policy as the syncers enforce it.
 	policy syncer.Policy
+	// kubelet, when set, are the credentials of the virtual cluster's
+	// kubelet API (kubelet.go), served beside its sync engine at
+	// kubeletEndpoint.
+	kubelet         *vcluster.KubeletTLS
+	kubeletEndpoint *syncer.KubeletEndpoint
 }
 
 type runningSyncer struct {
@@ -175,14 +183,32 @@ func (s *syncerSet) start(key string, spec syncerSpec) (*syncer.Engine, error) {
 			delete(s.running, key)
 		}
 	}
+	kp, ep, err := newKubeletProxy(s.host, spec)
+	if err != nil {
+		return nil, err
+	}
+	spec.kubeletEndpoint = ep
 	eng, err := newSyncEngine(s.host, spec, s.reg)
 	if err != nil {
+		if kp != nil {
+			_ = kp.Close()
+		}
 		return nil, lifecycle.Permanent(fmt.Errorf("syncer: %w", err))
 	}
 	rctx, cancel := context.WithCancel(s.root)
 	r := &runningSyncer{spec: spec, engine: eng, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
+		if kp != nil {
+			// The kubelet API lives and dies with the sync engine.
+			kdone := make(chan struct{})
+			go func() {
+				defer close(kdone)
+				_ = kp.Start(rctx)
+			}()
+			defer func() { <-kdone }()
+			defer cancel()
+		}
 		r.err = eng.Start(rctx)
 	}()
 	s.running[key] = r

@@ -1,0 +1,58 @@
+package virtualcluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vclusterkit/vclusterkit/sync/kubeletproxy"
+	"github.com/vclusterkit/vclusterkit/sync/syncer"
+	"github.com/vclusterkit/vclusterkit/vcluster"
+)
+
+// kubeletAddress is where a virtual cluster's kubelet API listens: its API
+// server runs on this machine for every provisioner that implements
+// vcluster.KubeletServing today (the local one).
+var kubeletAddress = net.IPv4(127, 0, 0, 1)
+
+// kubeletTLS asks a provisioner that serves kubelets for the credentials
+// of vc's kubelet API; nil when it does not (logs and exec then fail inside
+// the virtual cluster, as without kubelets).
+func kubeletTLS(ctx context.Context, p vcluster.Provisioner, vc *vcluster.VirtualCluster) (*vcluster.KubeletTLS, error) {
+	ks, ok := p.(vcluster.KubeletServing)
+	if !ok {
+		return nil, nil
+	}
+	t, err := ks.KubeletTLS(ctx, vc, []net.IP{kubeletAddress})
+	if err != nil {
+		return nil, fmt.Errorf("kubelet API credentials: %w", err)
+	}
+	return &t, nil
+}
+
+// newKubeletProxy binds the kubelet API server of the virtual cluster of
+// spec, which runs beside its sync engine; nil when spec has no kubelet
+// credentials.
+func newKubeletProxy(h *syncer.Host, spec syncerSpec) (*kubeletproxy.Server, *syncer.KubeletEndpoint, error) {
+	if spec.kubelet == nil {
+		return nil, nil, nil
+	}
+	virtual, err := client.New(spec.config, client.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubelet API: virtual client: %w", err)
+	}
+	srv, err := kubeletproxy.New(kubeletproxy.Options{
+		VirtualCluster: spec.name, HostNamespace: spec.hostNamespace,
+		Virtual: virtual, Host: h.Cluster().GetAPIReader(), HostConfig: h.Config(),
+		ClientCA: spec.kubelet.ClientCA, ClientName: spec.kubelet.ClientName,
+		Cert: spec.kubelet.Cert, Key: spec.kubelet.Key,
+		Address: net.JoinHostPort(kubeletAddress.String(), "0"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	a := srv.Addr()
+	return srv, &syncer.KubeletEndpoint{Address: a.IP.String(), Port: int32(a.Port)}, nil
+}
