@@ -69,6 +69,10 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		case apierrors.IsConflict(err) || errors.Is(err, errStale):
 			log.V(1).Info("conflict, retrying", "err", err)
 			res, err = conflictRetry(), nil
+		case isWait(err):
+			w, _ := IsWait(err)
+			log.V(1).Info("waiting", "reason", w.Message, "after", w.After)
+			res, err = reconcile.Result{RequeueAfter: w.After}, nil
 		default:
 			k.e.metrics.errors.WithLabelValues(k.e.opts.Name, k.syncer.Name()).Inc()
 		}
@@ -219,6 +223,8 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 	}
 	return reconcile.Result{RequeueAfter: r.RequeueAfter}, nil
 }
+
+func isWait(err error) bool { _, ok := IsWait(err); return ok }
 
 // errStale marks a stale cache read; it is retried like a conflict.
 var errStale = errors.New("stale cache")

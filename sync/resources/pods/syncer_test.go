@@ -272,9 +272,12 @@ func TestPodCannotReachOtherNamespace(t *testing.T) {
 	ctx := context.Background()
 	victim := e.Tr().HostName("db", b)
 	p := pod("thief", a)
+	// Optional: a required Secret that is not on the host holds the host
+	// pod back (TestHostPodWaitsForWhatItMounts); the translation is what
+	// is checked here.
 	p.Spec.Volumes = []corev1.Volume{
-		{Name: "s1", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db"}}},
-		{Name: "s2", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: victim}}},
+		{Name: "s1", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db", Optional: new(true)}}},
+		{Name: "s2", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: victim, Optional: new(true)}}},
 	}
 	if err := e.Virtual.Create(ctx, p); err != nil {
 		t.Fatal(err)
