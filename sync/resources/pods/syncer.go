@@ -299,16 +299,7 @@ func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj
 	if violation != "" && !hasCondition(v, ConditionPolicyViolation, violation) {
 		sc.Recorder.Eventf(v, corev1.EventTypeWarning, ReasonPolicyViolation, "%s", violation)
 	}
-	ephemeral, err := s.syncEphemeral(ctx, sc, v, h)
-	if err != nil {
-		return syncer.Result{}, err
-	}
-	if ephemeral != "" && !hasCondition(v, ConditionEphemeralContainerRefused, ephemeral) {
-		sc.Recorder.Eventf(v, corev1.EventTypeWarning, ReasonEphemeralContainerRefused, "%s", ephemeral)
-	}
-	want := virtualStatus(h, v, refused, violation)
-	ephemeralStatus(&want, v.Status.Conditions, ephemeral)
-	if !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
+	if want := virtualStatus(h, v, refused, violation); !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
 		nv := v.DeepCopy()
 		nv.Status = want
 		if err := sc.Virtual.Status().Update(ctx, nv); err != nil {
