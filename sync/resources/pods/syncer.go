@@ -203,6 +203,9 @@ func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj ctrl.Object
 	if err := s.checkSecurity(pol, v, h); err != nil {
 		return nil, err
 	}
+	if err := s.ensureMounts(ctx, sc, v); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -317,7 +320,10 @@ func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj
 
 // ensureTokens keeps the companion Secret with the pod's service account
 // tokens, requested from the virtual API server and bound to the virtual
-// pod. It returns when to look again.
+// pod. It is first written before the host pod (h nil: ToHost), so the
+// kubelet finds it when it mounts the pod's volumes, and owned by the host
+// pod once that exists (h set: ToVirtual), so it goes with it. It returns
+// when to look again.
 func (s *Syncer) ensureTokens(ctx context.Context, sc *syncer.Context, v, h *corev1.Pod) (time.Duration, error) {
 	sources := TokenSources(v)
 	if len(sources) == 0 {
@@ -334,13 +340,27 @@ func (s *Syncer) ensureTokens(ctx context.Context, sc *syncer.Context, v, h *cor
 		exists = false
 	}
 	now := time.Now()
-	if exists && ownedBy(sec, h) {
-		if at, err := time.Parse(time.RFC3339, sec.Annotations[AnnotationTokenRefresh]); err == nil && at.After(now) {
-			return at.Sub(now), nil
-		}
-	}
 	if exists && !tr.IsManaged(sec) {
 		return 0, fmt.Errorf("host secret %s exists and is not managed by this virtual cluster", key)
+	}
+	// Tokens of this virtual pod that are not due are kept. Before the host
+	// pod exists (h nil) the Secret must have no owner: one owned by an
+	// earlier host copy would be collected with it.
+	if exists && sec.Annotations[translate.AnnotationUID] == string(v.UID) {
+		if at, err := time.Parse(time.RFC3339, sec.Annotations[AnnotationTokenRefresh]); err == nil && at.After(now) {
+			switch {
+			case h == nil && len(sec.OwnerReferences) == 0, h != nil && ownedBy(sec, h):
+				return at.Sub(now), nil
+			case h != nil:
+				// Written before the host pod: it now belongs to it.
+				patch := ctrl.MergeFrom(sec.DeepCopy())
+				sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: h.Name, UID: h.UID}}
+				if err := sc.Host.Patch(ctx, sec, patch); err != nil {
+					return 0, err
+				}
+				return at.Sub(now), nil
+			}
+		}
 	}
 	sa := v.Spec.ServiceAccountName
 	if sa == "" {
@@ -381,10 +401,12 @@ func (s *Syncer) ensureTokens(ctx context.Context, sc *syncer.Context, v, h *cor
 				translate.AnnotationUID: string(v.UID), translate.AnnotationKind: "Pod",
 				AnnotationTokenRefresh: refreshAt.UTC().Format(time.RFC3339),
 			},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: h.Name, UID: h.UID}},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
+	}
+	if h != nil {
+		want.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: h.Name, UID: h.UID}}
 	}
 	if exists {
 		want.ResourceVersion = sec.ResourceVersion
@@ -444,6 +466,18 @@ func (*Syncer) Refused(ctx context.Context, sc *syncer.Context, obj ctrl.Object,
 // is gone the virtual pod, which no kubelet will confirm, is removed.
 func (*Syncer) FinalizeVirtual(ctx context.Context, sc *syncer.Context, obj ctrl.Object) error {
 	uid := obj.GetUID()
+	// A token Secret written for a host pod that was never created (the
+	// quota refused it, say) has no owner to be collected with.
+	tr := sc.Translator
+	sec := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: tr.HostNamespace(), Name: tr.HostCompanionName(obj.GetName(), obj.GetNamespace(), TokenSuffix)}
+	if err := sc.Host.Get(ctx, key, sec); err == nil && tr.IsManaged(sec) && sec.Annotations[translate.AnnotationUID] == string(uid) {
+		if err := sc.Host.Delete(ctx, sec, ctrl.Preconditions{UID: &sec.UID}); ctrl.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete token secret %s: %w", key, err)
+		}
+	} else if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
 	return ctrl.IgnoreNotFound(sc.Virtual.Delete(ctx, obj, ctrl.GracePeriodSeconds(0), ctrl.Preconditions{UID: &uid}))
 }
 
