@@ -60,6 +60,10 @@ type Enforcer struct {
 	resolver admission.LabelResolver
 	tracker  *admission.ObjectTracker
 	counts   *counts
+	// keys remembers the ledger key each host pod was charged under.
+	keys podKeys
+	// namespaces reads namespaces from the cache, and live on a miss.
+	namespaces client.Reader
 	// tracking is set while the tracker follows the host (Start runs and
 	// its informers synced): Resync is only meaningful then.
 	tracking atomic.Bool
@@ -76,15 +80,22 @@ func New(mgr ctrl.Manager, ledger *quota.Ledger, snapshots *snapshot.Reader, opt
 		return nil, errors.New("quotaenforce.New: a snapshot reader is required")
 	}
 	e := &Enforcer{mgr: mgr, client: mgr.GetClient(), ledger: ledger, snapshots: snapshots, opts: opts, counts: newCounts()}
-	e.resolver = admission.LabelResolver{Reader: e.client, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
+	e.init(mgr.GetAPIReader())
+	return e, nil
+}
+
+// init builds the resolver and the tracker over e.client; live confirms
+// that a namespace the cache does not hold is really gone.
+func (e *Enforcer) init(live client.Reader) {
+	e.namespaces = liveOnMiss{cache: e.client, live: live}
+	e.resolver = admission.LabelResolver{Reader: e.namespaces, Defaults: func(tenant string) *tenancy.LimitRangeDefaults {
 		s, err := e.snapshots.Get(context.Background())
 		if err != nil {
 			return nil
 		}
 		return quota.EffectiveLimitRange(s.Tenants, tenant)
 	}}
-	e.tracker = &admission.ObjectTracker{Ledger: ledger, Resolver: e.resolver, KeyFor: e.quotaKey}
-	return e, nil
+	e.tracker = &admission.ObjectTracker{Ledger: e.ledger, Resolver: e.resolver, KeyFor: e.trackedKey}
 }
 
 // Start follows the host and serves the webhooks until ctx ends; every
@@ -113,7 +124,11 @@ func (e *Enforcer) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("quota: %T informer: %w", obj, err)
 		}
-		reg, err := inf.AddEventHandler(e.tracker.EventHandler(ctx))
+		h := e.tracker.EventHandler(ctx)
+		if _, ok := obj.(*corev1.Pod); ok {
+			h = e.podEventHandler(ctx)
+		}
+		reg, err := inf.AddEventHandler(h)
 		if err != nil {
 			return err
 		}
@@ -152,6 +167,7 @@ func (e *Enforcer) Tracking() bool { return e.tracking.Load() }
 // Service and counted object that exists: a charge whose object is gone is
 // dropped.
 func (e *Enforcer) Resync(ctx context.Context) error {
+	listed := e.keys.mark()
 	var objs []client.Object
 	var pods corev1.PodList
 	var pvcs corev1.PersistentVolumeClaimList
@@ -161,9 +177,12 @@ func (e *Enforcer) Resync(ctx context.Context) error {
 			return err
 		}
 	}
+	uids := make(map[types.UID]bool, len(pods.Items))
 	for i := range pods.Items {
 		objs = append(objs, &pods.Items[i])
+		uids[pods.Items[i].UID] = true
 	}
+	e.keys.prune(listed, uids)
 	for i := range pvcs.Items {
 		objs = append(objs, &pvcs.Items[i])
 	}
@@ -347,16 +366,23 @@ func (e *Enforcer) Admit(tenant string) syncer.AdmitFunc {
 // everywhere else the pod's own UID, since a tenant could write any
 // annotation there.
 func (e *Enforcer) quotaKey(p *corev1.Pod) types.UID {
+	k, _ := e.podKey(p)
+	return k
+}
+
+// podKey is quotaKey, and whether the namespace it depends on was read
+// (false: the pod's own UID, for want of the namespace).
+func (e *Enforcer) podKey(p *corev1.Pod) (types.UID, bool) {
 	uid := p.Annotations[translate.AnnotationUID]
 	if uid == "" || p.Labels[translate.LabelVirtualCluster] == "" {
-		return p.UID
+		return p.UID, true
 	}
 	ns := &corev1.Namespace{}
-	if err := e.client.Get(context.Background(), client.ObjectKey{Name: p.Namespace}, ns); err != nil {
-		return p.UID
+	if err := e.namespaces.Get(context.Background(), client.ObjectKey{Name: p.Namespace}, ns); err != nil {
+		return p.UID, false
 	}
 	if ns.Labels[vcluster.LabelVirtualCluster] != p.Labels[translate.LabelVirtualCluster] || ns.Labels[tenancy.LabelSpace] != "" {
-		return p.UID
+		return p.UID, true
 	}
-	return types.UID(uid)
+	return types.UID(uid), true
 }
