@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -253,14 +254,52 @@ func (r *Reconciler) quotaReleased(ctx context.Context, t *tenancy.Tenant) error
 	}
 	// The subtree is empty by now: whatever the ledger still charges to
 	// this tenant belongs to objects that are gone. Rebuild from what
-	// exists; a reservation of an object never created lapses on its own.
+	// exists (reservations of creates that never happened go with the
+	// node, they never hold it back).
 	if r.Quota.Tracking() {
 		if err := r.Quota.Resync(ctx); err != nil {
-			return err
+			return fmt.Errorf("quota resync: %w", err)
 		}
 	}
 	if err := r.Ledger.SetNodes(quota.Nodes(tenants, s.Spaces)); err != nil {
-		return lifecycle.Wait(10*time.Second, "quota: %v (reservations of objects never created lapse after their TTL)", err)
+		return lifecycle.Wait(10*time.Second, "quota: %v; %s", err, held(r.Ledger, t.Name))
 	}
 	return nil
+}
+
+// held says what the ledger still charges to node, so a deletion that
+// waits on it can be diagnosed: the committed usage by resource, how many
+// objects it is, and a few of their ledger keys (host UIDs, or virtual
+// pods' UIDs).
+func held(l *quota.Ledger, node string) string {
+	var uids []string
+	n := 0
+	for _, e := range l.Entries() {
+		if e.Node != node || !e.Committed {
+			continue
+		}
+		n++
+		if len(uids) < 3 {
+			uids = append(uids, string(e.UID))
+		}
+	}
+	if n == 0 {
+		return fmt.Sprintf("tenant %s itself holds no committed usage (a descendant or space node does)", node)
+	}
+	u, err := l.Usage(node)
+	if err != nil {
+		return err.Error()
+	}
+	var res []string
+	for name, q := range u.Own {
+		res = append(res, fmt.Sprintf("%s: %s", name, q.String()))
+	}
+	sort.Strings(res)
+	more := ""
+	if n > len(uids) {
+		more = ", …"
+	}
+	return fmt.Sprintf("tenant %s is still charged %s by %d object(s) the engine last saw (ledger keys %s%s); "+
+		"a charge is dropped when its object's delete is seen or by the quota resync (every minute) once the object is gone",
+		node, strings.Join(res, ", "), n, strings.Join(uids, ", "), more)
 }
