@@ -44,8 +44,9 @@ func DefaultSyncers(vc *vcluster.VirtualCluster, pol tenancy.Policy) ([]syncer.S
 		Nodes:                  nodes.Options{Mode: nodes.Fake},
 	}
 	// Host pods reach the virtual API server as kubernetes.default when
-	// its endpoint is routable from them (a Service of the helm
-	// provisioner); a loopback endpoint (the local provisioner) is not.
+	// its endpoint is routable from them: a Service of the helm
+	// provisioner, or the local provisioner with local.Options.Address
+	// (the node's IP, say). Its default loopback endpoint is not.
 	opts.Pods.APIServerHost, opts.Pods.APIServerPort = routableAPIServer(vc.Status.Endpoint)
 	if vc.Spec.Sync.Nodes == vcluster.NodeSyncReal {
 		opts.Nodes.Mode = nodes.Real
