@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -208,9 +209,22 @@ func (t *ObjectTracker) CountedEventHandler(ctx context.Context, gr schema.Group
 	}
 }
 
+// resolveForResync resolves a namespace for a resync: one that is gone
+// (NotFound) took its objects with it, whatever a list taken a moment
+// before still shows, so they are charged nothing; only other errors
+// leave the ledger as it is.
+func resolveForResync(ctx context.Context, r Resolver, namespace string) (Namespace, error) {
+	ns, err := r.Resolve(ctx, namespace)
+	if apierrors.IsNotFound(err) {
+		return Namespace{}, nil
+	}
+	return ns, err
+}
+
 // Resync replaces the ledger's committed usage with what the given objects — every pod,
 // claim and Service of the managed namespaces and every object of the Counted resources
-// (as *Counted), all together — use. The ledger's
+// (as *Counted), all together — use; objects of a namespace that is gone are
+// charged nothing. The ledger's
 // Reconcile is ledger-wide, so a list missing one kind drops that kind's charges: when
 // claims and Services are tracked, resync through this method, never Tracker.Resync.
 // Call it at start and periodically.
@@ -228,7 +242,7 @@ func (t *ObjectTracker) Resync(ctx context.Context, objects []client.Object) err
 		ns, ok := cacheNS[obj.GetNamespace()]
 		if !ok {
 			var err error
-			ns, err = t.Resolver.Resolve(ctx, obj.GetNamespace())
+			ns, err = resolveForResync(ctx, t.Resolver, obj.GetNamespace())
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err))
 				continue

@@ -74,7 +74,8 @@ func (t *Tracker) EventHandler(ctx context.Context) cache.ResourceEventHandler {
 }
 
 // Resync replaces the ledger's committed usage with what the given pods — all pods of
-// the managed namespaces — use. Call it at start and periodically. The ledger's Reconcile
+// the managed namespaces — use (none, for a namespace that is gone). Call it at start
+// and periodically. The ledger's Reconcile
 // is ledger-wide: when claims and Services are charged too, this drops their charges;
 // use ObjectTracker.Resync with every kind instead.
 func (t *Tracker) Resync(ctx context.Context, pods []corev1.Pod) error {
@@ -89,7 +90,7 @@ func (t *Tracker) Resync(ctx context.Context, pods []corev1.Pod) error {
 		ns, ok := cacheNS[pod.Namespace]
 		if !ok {
 			var err error
-			ns, err = t.Resolver.Resolve(ctx, pod.Namespace)
+			ns, err = resolveForResync(ctx, t.Resolver, pod.Namespace)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err))
 				continue

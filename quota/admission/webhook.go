@@ -36,7 +36,10 @@ type Namespace struct {
 	Defaults *tenancy.LimitRangeDefaults
 }
 
-// Resolver maps a host namespace to its ledger node.
+// Resolver maps a host namespace to its ledger node. An error for which
+// apierrors.IsNotFound holds says the namespace is gone: the webhook denies,
+// and a resync takes the namespace's objects as gone with it (nothing
+// charged), as LabelResolver's errors do.
 type Resolver interface {
 	Resolve(ctx context.Context, namespace string) (Namespace, error)
 }
