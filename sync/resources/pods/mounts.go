@@ -101,6 +101,9 @@ func (s *Syncer) ensureMounts(ctx context.Context, sc *syncer.Context, v *corev1
 			return fmt.Errorf("virtual %s %s/%s: %w", kind, v.Namespace, name, verr)
 		}
 	}
+	if _, err := s.ensureTokens(ctx, sc, v, nil); err != nil {
+		return fmt.Errorf("service account token: %w", err)
+	}
 	for _, n := range cms {
 		if err := check("ConfigMap", n, &corev1.ConfigMap{}, &corev1.ConfigMap{}); err != nil {
 			return err
@@ -110,9 +113,6 @@ func (s *Syncer) ensureMounts(ctx context.Context, sc *syncer.Context, v *corev1
 		if err := check("Secret", n, &corev1.Secret{}, &corev1.Secret{}); err != nil {
 			return err
 		}
-	}
-	if _, err := s.ensureTokens(ctx, sc, v, nil); err != nil {
-		return fmt.Errorf("service account token: %w", err)
 	}
 	return nil
 }
