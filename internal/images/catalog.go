@@ -112,9 +112,10 @@ func ControlPlaneImages() ([]Image, error) {
 	return imgs, nil
 }
 
-// OperatorImage builds examples/operator from this checkout, static (as its
-// Dockerfile does), into the image the operator chart runs: /operator as
-// user 65532.
+// OperatorImage builds examples/operator from this checkout into the image
+// the operator chart runs: /operator as user 65532. It is built as the tests
+// build (the machine's cgo setting, so from the warm build cache) and
+// carries its shared libraries, like the control-plane images.
 func OperatorImage(ctx context.Context) (Image, error) {
 	root, err := binaries.RepoRoot()
 	if err != nil {
@@ -126,16 +127,20 @@ func OperatorImage(ctx context.Context) (Image, error) {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "operator")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./examples/operator")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/operator")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Image{}, fmt.Errorf("building examples/operator: %w\n%s", err, out)
 	}
+	files, err := Binary(bin, "/operator")
+	if err != nil {
+		return Image{}, err
+	}
+	// The build directory goes when this returns: keep the program's bytes.
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return Image{}, err
 	}
-	return Image{Ref: Operator, Files: append(base(), File{Path: "/operator", Data: data, Mode: 0o755}),
-		Entrypoint: []string{"/operator"}, User: "65532:65532"}, nil
+	files[0] = File{Path: "/operator", Data: data, Mode: 0o755}
+	return Image{Ref: Operator, Files: append(base(), files...), Entrypoint: []string{"/operator"}, User: "65532:65532"}, nil
 }
