@@ -2,6 +2,7 @@ package pods_test
 
 import (
 	"context"
+	"k8s.io/client-go/util/retry"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,19 +27,25 @@ func TestEphemeralContainers(t *testing.T) {
 	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	h := hostPod(t, e, "web", ns)
-	h.Status.Phase = corev1.PodRunning
-	if err := e.Host.Status().Update(ctx, h); err != nil {
+	// The syncer writes the host pod too: retry a conflict on a fresh copy.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		h := hostPod(t, e, "web", ns)
+		h.Status.Phase = corev1.PodRunning
+		return e.Host.Status().Update(ctx, h)
+	}); err != nil {
 		t.Fatal(err)
 	}
 
 	addEphemeral := func(ec corev1.EphemeralContainer) {
 		t.Helper()
-		if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
-			t.Fatal(err)
-		}
-		v.Spec.EphemeralContainers = append(v.Spec.EphemeralContainers, ec)
-		if err := e.Virtual.SubResource("ephemeralcontainers").Update(ctx, v); err != nil {
+		// The syncer writes the virtual pod's status: retry a conflict.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+				return err
+			}
+			v.Spec.EphemeralContainers = append(v.Spec.EphemeralContainers, ec)
+			return e.Virtual.SubResource("ephemeralcontainers").Update(ctx, v)
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
