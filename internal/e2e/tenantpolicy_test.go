@@ -164,7 +164,9 @@ func TestTenantPolicyChangeReachesRunningSyncer(t *testing.T) {
 			// The policy reaches the syncer within seconds (at most 30 s,
 			// against a 5-minute resync): the running pod is told it no
 			// longer matches (it keeps running) ...
-			poll(t, 30*time.Second, "the running pod to be told of the new policy", func(ctx context.Context) (bool, string) {
+			poll(t, 30*time.Second, "the running pod to be told of the new policy", func(context.Context) (bool, string) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
 				vp := &corev1.Pod{}
 				if err := vcl.Get(ctx, client.ObjectKey{Namespace: "default", Name: "before"}, vp); err != nil {
 					return false, err.Error()
