@@ -32,6 +32,8 @@ func TestQuickstartStory(t *testing.T) {
 		"nodes: a real node",
 		"scheduled on the real node (real containers)",
 		"logs client      → client up on client",
+		"(web's virtual cluster, as bob) → shop shop-",
+		"(web's virtual cluster, as bob) → exec in shop-",
 		"shop says hello from shop-",
 		"web-staging/client (team web)      allow      connected",
 		"vc-data/isolation-probe (data)     deny       refused",

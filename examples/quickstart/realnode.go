@@ -63,7 +63,7 @@ func (s *story) shopContainer() string {
 	return `      - name: shop
         image: ` + images.Busybox + `
         imagePullPolicy: IfNotPresent
-        command: [sh, -c, 'mkdir -p /www && echo "shop says hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www']`
+        command: [sh, -c, 'echo "shop $(hostname) serving on :8080"; mkdir -p /www && echo "shop says hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www']`
 }
 
 // realContainers shows what only real containers show: the app answers
@@ -86,6 +86,22 @@ func (s *story) realContainers(ctx context.Context) error {
 		return fmt.Errorf("the shop Service of web's virtual cluster is not on the host (vc-web)")
 	}
 	shopDNS := shop.Name + ".vc-web.svc." + testenv.ClusterDomain
+
+	// Inside web's virtual cluster, as bob: logs and exec reach the real
+	// containers through the virtual API server and the engine's kubelet
+	// proxy.
+	vlogs, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "logs", "deploy/shop")
+	if err != nil || !strings.Contains(vlogs, "serving on :8080") {
+		return fmt.Errorf("kubectl logs inside web's virtual cluster as bob: %v: %q", err, vlogs)
+	}
+	// kubectl first says which of the Deployment's pods it reads.
+	logLines := strings.Split(strings.TrimSpace(vlogs), "\n")
+	s.say("$ kubectl logs deploy/shop          (web's virtual cluster, as bob) → %s", logLines[len(logLines)-1])
+	vexec, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "exec", "deploy/shop", "--", "sh", "-c", "echo exec in $(hostname), pid 1 is $(cat /proc/1/comm)")
+	if err != nil || !strings.Contains(vexec, "exec in shop-") {
+		return fmt.Errorf("kubectl exec inside web's virtual cluster as bob: %v: %q", err, vexec)
+	}
+	s.say("$ kubectl exec deploy/shop -- …     (web's virtual cluster, as bob) → %s", strings.TrimSpace(vexec))
 
 	// bob works in web's space with the host credentials of a member: the
 	// admin's kubeconfig impersonating him, so his RBAC decides.
