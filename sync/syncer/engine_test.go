@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 	e.start()
 
 	v := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: ns, Labels: map[string]string{"app": "web", translate.LabelVirtualCluster: "forged"}}, Data: map[string]string{"k": "v1"}}
-	if err := e.virtual.Create(ctx, v); err != nil {
+	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	var h *corev1.ConfigMap
@@ -59,7 +59,7 @@ func TestRoundTrip(t *testing.T) {
 	if d := cmp.Diff(map[string]string{"k": "v1"}, h.Data); d != "" {
 		t.Errorf("host data (-want +got):\n%s", d)
 	}
-	if h.Labels[translate.LabelVirtualCluster] != e.name || h.Labels["app"] != "web" || h.Labels["vcluster.tenant.vclusterkit.io/name"] != "forged" {
+	if h.Labels[translate.LabelVirtualCluster] != e.Name || h.Labels["app"] != "web" || h.Labels["vcluster.tenant.vclusterkit.io/name"] != "forged" {
 		t.Errorf("host labels %v", h.Labels)
 	}
 	if h.Annotations[translate.AnnotationUID] != string(v.UID) || h.Annotations[translate.AnnotationKind] != "ConfigMap" {
@@ -68,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// update flows to the host; a removed key disappears.
 	v.Data = map[string]string{"k2": "v2"}
-	if err := e.virtual.Update(ctx, v); err != nil {
+	if err := e.Virtual.Update(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "host copy updated", func(ctx context.Context) (bool, error) {
@@ -79,16 +79,16 @@ func TestRoundTrip(t *testing.T) {
 	// host-observed state flows back.
 	h, _ = e.hostConfigMap(ctx, "cfg", ns)
 	h.Annotations["observed"] = "seen"
-	if err := e.hostC.Update(ctx, h); err != nil {
+	if err := e.Host.Update(ctx, h); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "observed state back in the virtual object", func(ctx context.Context) (bool, error) {
-		err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), v)
+		err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v)
 		return err == nil && v.Annotations["observed"] == "seen", err
 	})
 	// ... and survives later applies (the engine does not own it).
 	v.Data["k3"] = "v3"
-	if err := e.virtual.Update(ctx, v); err != nil {
+	if err := e.Virtual.Update(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "host copy updated again", func(ctx context.Context) (bool, error) {
@@ -97,17 +97,17 @@ func TestRoundTrip(t *testing.T) {
 	})
 
 	// deletion virtual -> host.
-	if err := e.virtual.Delete(ctx, v); err != nil {
+	if err := e.Virtual.Delete(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "host copy deleted", func(ctx context.Context) (bool, error) {
 		_, err := e.hostConfigMap(ctx, "cfg", ns)
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	})
-	if got := counter(t, e.reg, syncer.MetricObjectsSynced, map[string]string{"vcluster": e.name, "direction": "to_host", "op": "create"}); got < 1 {
+	if got := counter(t, e.Reg, syncer.MetricObjectsSynced, map[string]string{"vcluster": e.Name, "direction": "to_host", "op": "create"}); got < 1 {
 		t.Errorf("%s{op=create} = %v, want >= 1", syncer.MetricObjectsSynced, got)
 	}
-	if got := counter(t, e.reg, syncer.MetricObjectsSynced, map[string]string{"vcluster": e.name, "direction": "to_host", "op": "delete"}); got < 1 {
+	if got := counter(t, e.Reg, syncer.MetricObjectsSynced, map[string]string{"vcluster": e.Name, "direction": "to_host", "op": "delete"}); got < 1 {
 		t.Errorf("%s{op=delete} = %v, want >= 1", syncer.MetricObjectsSynced, got)
 	}
 }
@@ -118,7 +118,7 @@ func TestHostEditPutBackAndHostDeleteRecreated(t *testing.T) {
 	ns := e.ns("app")
 	e.start()
 	v := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: ns, Labels: map[string]string{"app": "web"}}, Data: map[string]string{"k": "v"}}
-	if err := e.virtual.Create(ctx, v); err != nil {
+	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	var h *corev1.ConfigMap
@@ -131,7 +131,7 @@ func TestHostEditPutBackAndHostDeleteRecreated(t *testing.T) {
 	h.Data["extra"] = "x"
 	h.Labels["app"] = "hacked"
 	h.Labels["host-admin"] = "kept"
-	if err := e.hostC.Update(ctx, h); err != nil {
+	if err := e.Host.Update(ctx, h); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "hand edit put back", func(ctx context.Context) (bool, error) {
@@ -143,7 +143,7 @@ func TestHostEditPutBackAndHostDeleteRecreated(t *testing.T) {
 		t.Errorf("label added by a host admin was removed: %v", h.Labels)
 	}
 
-	if err := e.hostC.Delete(ctx, h); err != nil {
+	if err := e.Host.Delete(ctx, h); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "host copy recreated", func(ctx context.Context) (bool, error) {
@@ -158,19 +158,19 @@ func TestForeignHostObjectLeftAlone(t *testing.T) {
 	ns := e.ns("app")
 	// An unmarked host object and one of another virtual cluster, both
 	// with the host names our virtual objects map to.
-	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: e.tr().HostName("taken", ns), Namespace: e.hostNS}, Data: map[string]string{"owner": "host-admin"}}
-	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: e.tr().HostName("other", ns), Namespace: e.hostNS,
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: e.tr().HostName("taken", ns), Namespace: e.HostNS}, Data: map[string]string{"owner": "host-admin"}}
+	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: e.tr().HostName("other", ns), Namespace: e.HostNS,
 		Labels:      map[string]string{translate.LabelVirtualCluster: "someone-else"},
 		Annotations: map[string]string{translate.AnnotationName: "other", translate.AnnotationNamespace: ns, translate.AnnotationKind: "ConfigMap"}},
 		Data: map[string]string{"owner": "someone-else"}}
 	for _, o := range []*corev1.ConfigMap{foreign, other} {
-		if err := e.hostC.Create(ctx, o); err != nil {
+		if err := e.Host.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.start()
 	for _, name := range []string{"taken", "other"} {
-		if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string]string{"owner": "tenant"}}); err != nil {
+		if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string]string{"owner": "tenant"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,12 +181,12 @@ func TestForeignHostObjectLeftAlone(t *testing.T) {
 	}
 	// deleting the virtual objects must not delete the foreign ones either.
 	for _, name := range []string{"taken", "other"} {
-		if err := e.virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}); err != nil {
+		if err := e.Virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// a marker object proves the engine processed later events.
-	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "marker", Namespace: ns}}); err != nil {
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "marker", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "marker synced", func(ctx context.Context) (bool, error) {
@@ -195,7 +195,7 @@ func TestForeignHostObjectLeftAlone(t *testing.T) {
 	})
 	for _, o := range []*corev1.ConfigMap{foreign, other} {
 		got := &corev1.ConfigMap{}
-		if err := e.hostC.Get(ctx, client.ObjectKeyFromObject(o), got); err != nil {
+		if err := e.Host.Get(ctx, client.ObjectKeyFromObject(o), got); err != nil {
 			t.Fatalf("foreign object %s: %v", o.Name, err)
 		}
 		if got.ResourceVersion != o.ResourceVersion || got.Data["owner"] == "tenant" {
@@ -210,7 +210,7 @@ func TestRefusedGetsEventAndNoHostCopy(t *testing.T) {
 	ns := e.ns("app")
 	e.start()
 	v := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns}, Data: map[string]string{"a": "b"}}
-	if err := e.virtual.Create(ctx, v); err != nil {
+	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "synced before refusal", func(ctx context.Context) (bool, error) {
@@ -219,7 +219,7 @@ func TestRefusedGetsEventAndNoHostCopy(t *testing.T) {
 	})
 	// turning it into a refused object removes the host copy.
 	v.Labels = map[string]string{"refuse": "yes"}
-	if err := e.virtual.Update(ctx, v); err != nil {
+	if err := e.Virtual.Update(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "refusal event", func(ctx context.Context) (bool, error) {
@@ -240,7 +240,7 @@ func TestUnescapableLabelRefused(t *testing.T) {
 	ns := e.ns("app")
 	e.start()
 	key := longReservedKey()
-	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "long", Namespace: ns, Labels: map[string]string{key: "v"}}}); err != nil {
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "long", Namespace: ns, Labels: map[string]string{key: "v"}}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "refusal event naming the label", func(ctx context.Context) (bool, error) {
@@ -258,7 +258,7 @@ func TestGarbageCollectionAfterDowntime(t *testing.T) {
 	ns := e.ns("app")
 	stop := e.start()
 	for _, n := range []string{"keep", "gone", "replaced"} {
-		if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: ns}, Data: map[string]string{"gen": "1"}}); err != nil {
+		if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: ns}, Data: map[string]string{"gen": "1"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -266,17 +266,17 @@ func TestGarbageCollectionAfterDowntime(t *testing.T) {
 	stop()
 
 	// while the engine is down: delete one, replace one, add one.
-	if err := e.virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: ns}}); err != nil {
+	if err := e.Virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "replaced", Namespace: ns}}); err != nil {
+	if err := e.Virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "replaced", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
 	repl := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "replaced", Namespace: ns}, Data: map[string]string{"gen": "2"}}
-	if err := e.virtual.Create(ctx, repl); err != nil {
+	if err := e.Virtual.Create(ctx, repl); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "new", Namespace: ns}}); err != nil {
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "new", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -300,7 +300,7 @@ func TestKilledMidBurstConverges(t *testing.T) {
 	created := make(chan error, 1)
 	go func() {
 		for i := range n {
-			if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}, Data: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+			if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}, Data: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
 				created <- err
 				return
 			}
@@ -321,7 +321,7 @@ func TestKilledMidBurstConverges(t *testing.T) {
 	}
 	// more churn while down: delete every fifth.
 	for i := 0; i < n; i += 5 {
-		if err := e.virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}}); err != nil {
+		if err := e.Virtual.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%03d", i), Namespace: ns}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -340,7 +340,7 @@ func TestKilledMidBurstConverges(t *testing.T) {
 		}
 		return true, nil
 	})
-	if got := counter(t, e.reg, syncer.MetricErrors, map[string]string{"vcluster": e.name}); got != 0 {
+	if got := counter(t, e.Reg, syncer.MetricErrors, map[string]string{"vcluster": e.Name}); got != 0 {
 		t.Errorf("%s = %v, want 0 (conflicts are retried silently)", syncer.MetricErrors, got)
 	}
 }
@@ -353,18 +353,17 @@ func TestTwoVirtualClustersShareHost(t *testing.T) {
 	ns := e.ns("shared")
 	e.start()
 	// a second engine on the same Host and host namespace.
-	e2 := *e
-	e2.name = e.name + "b"
-	e2.reg = nil
-	e2.reg = newRegistry()
-	e2.syncers = []syncer.Syncer{&cmSyncer{}}
-	(&e2).start()
-	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "same", Namespace: ns}}); err != nil {
+	inner := *e.Env
+	inner.Name = e.Name + "b"
+	inner.Reg = newRegistry()
+	e2 := &env{Env: &inner, syncers: []syncer.Syncer{&cmSyncer{}}}
+	e2.start()
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "same", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "one copy per virtual cluster", func(ctx context.Context) (bool, error) {
 		_, err1 := e.hostConfigMap(ctx, "same", ns)
-		_, err2 := (&e2).hostConfigMap(ctx, "same", ns)
+		_, err2 := e2.hostConfigMap(ctx, "same", ns)
 		return err1 == nil && err2 == nil, nil
 	})
 }
@@ -482,7 +481,7 @@ func TestConflictsRetriedQuietly(t *testing.T) {
 	e := newEnv(t, s)
 	s.bump = func(ctx context.Context, v client.Object) {
 		cm := &corev1.ConfigMap{}
-		if err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), cm); err != nil {
+		if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), cm); err != nil {
 			t.Error(err)
 			return
 		}
@@ -490,32 +489,32 @@ func TestConflictsRetriedQuietly(t *testing.T) {
 			cm.Labels = map[string]string{}
 		}
 		cm.Labels["bump"] = fmt.Sprint(s.conflicts.Load())
-		if err := e.virtual.Update(ctx, cm); err != nil {
+		if err := e.Virtual.Update(ctx, cm); err != nil {
 			t.Error(err)
 		}
 	}
 	ctx := context.Background()
 	ns := e.ns("app")
 	e.start()
-	if err := e.virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "contended", Namespace: ns}}); err != nil {
+	if err := e.Virtual.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "contended", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "write landed after conflicts", func(ctx context.Context) (bool, error) {
 		cm := &corev1.ConfigMap{}
-		err := e.virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "contended"}, cm)
+		err := e.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "contended"}, cm)
 		return err == nil && cm.Annotations["written"] == "yes", err
 	})
 	if s.conflicts.Load() < 3 {
 		t.Fatalf("only %d conflicts happened; the test proves nothing", s.conflicts.Load())
 	}
-	if got := counter(t, e.reg, syncer.MetricErrors, map[string]string{"vcluster": e.name}); got != 0 {
+	if got := counter(t, e.Reg, syncer.MetricErrors, map[string]string{"vcluster": e.Name}); got != 0 {
 		t.Errorf("%s = %v after %d conflicts, want 0", syncer.MetricErrors, got, s.conflicts.Load())
 	}
 	if evs := e.events(ctx, ns, "contended", ""); len(evs) != 0 {
 		t.Errorf("events recorded for conflicts: %+v", evs)
 	}
 	// the histogram and queue depth gauge are exported too.
-	mfs, err := e.reg.Gather()
+	mfs, err := e.Reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +523,7 @@ func TestConflictsRetriedQuietly(t *testing.T) {
 		have[mf.GetName()] = true
 	}
 	eventually(t, "queue depth gauge", func(context.Context) (bool, error) {
-		mfs, err := e.reg.Gather()
+		mfs, err := e.Reg.Gather()
 		for _, mf := range mfs {
 			have[mf.GetName()] = true
 		}
