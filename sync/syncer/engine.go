@@ -181,7 +181,11 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 		HostReader:    host.cluster.GetAPIReader(),
 		Kubelet:       opts.Kubelet,
 		metrics:       m,
-		Recorder:      recorderAdapter{virtual.GetEventRecorderFor("vclusterkit-syncer-" + opts.Name)}, //nolint:staticcheck // core/v1 events show in kubectl describe on every version.
+		// core/v1 events on purpose: the events.k8s.io recorder that
+		// replaces this deprecated call caps a note at 1,024 characters,
+		// and refusals (a Pod Security violation list, say) are longer;
+		// such an event would be rejected and the reason lost.
+		Recorder: recorderAdapter{virtual.GetEventRecorderFor("vclusterkit-syncer-" + opts.Name)}, //nolint:staticcheck // see above
 	}
 	seen := map[string]bool{}
 	for i, s := range opts.Syncers {
