@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
@@ -133,6 +134,32 @@ func (k *kind) requeueAll(ctx context.Context) error {
 	q := *qp
 	for _, key := range keys {
 		q.Add(reconcile.Request{NamespacedName: key})
+	}
+	return nil
+}
+
+// AllowedNames is a list of allowed names (classes, say) that a syncer
+// reads on every reconcile while UpdatePolicy may replace it. It is safe
+// for concurrent use; the zero value is empty, which by the policies'
+// convention allows all.
+type AllowedNames struct{ p atomic.Pointer[[]string] }
+
+// Set replaces the list with a copy of names and reports whether it
+// changed (an empty and a nil list are the same).
+func (a *AllowedNames) Set(names []string) bool {
+	if slices.Equal(a.Get(), names) {
+		return false
+	}
+	c := slices.Clone(names)
+	a.p.Store(&c)
+	return true
+}
+
+// Get returns the current list; nil or empty allows all. Callers must not
+// modify it.
+func (a *AllowedNames) Get() []string {
+	if p := a.p.Load(); p != nil {
+		return *p
 	}
 	return nil
 }

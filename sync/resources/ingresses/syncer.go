@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,7 +35,7 @@ type Options struct {
 // reconciles only if the other is refused then (it is, on its next update).
 type Syncer struct {
 	// allowed is the current AllowedIngressClasses (nil: all).
-	allowed atomic.Pointer[[]string]
+	allowed syncer.AllowedNames
 }
 
 var (
@@ -47,16 +46,8 @@ var (
 // New returns an Ingress syncer.
 func New(opts Options) *Syncer {
 	s := &Syncer{}
-	s.store(opts.AllowedIngressClasses)
+	s.allowed.Set(opts.AllowedIngressClasses)
 	return s
-}
-
-func (s *Syncer) store(classes []string) {
-	c := slices.Clone(classes)
-	if len(c) == 0 {
-		c = nil
-	}
-	s.allowed.Store(&c)
 }
 
 // UpdatePolicy implements syncer.PolicyUpdater: the allowed ingress
@@ -67,11 +58,7 @@ func (s *Syncer) store(classes []string) {
 // the tenant may no longer use), and a SyncRefused event says why. It
 // comes back if the policy allows it again.
 func (s *Syncer) UpdatePolicy(p syncer.Policy) bool {
-	if slices.Equal(*s.allowed.Load(), p.AllowedIngressClasses) {
-		return false
-	}
-	s.store(p.AllowedIngressClasses)
-	return true
+	return s.allowed.Set(p.AllowedIngressClasses)
 }
 
 // Name implements syncer.Syncer.
@@ -83,7 +70,7 @@ func (*Syncer) New() client.Object { return &networkingv1.Ingress{} }
 // ToHost implements syncer.Syncer.
 func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj client.Object) (client.Object, error) {
 	v := obj.(*networkingv1.Ingress)
-	if allowed := *s.allowed.Load(); len(allowed) > 0 {
+	if allowed := s.allowed.Get(); len(allowed) > 0 {
 		class := ""
 		if v.Spec.IngressClassName != nil {
 			class = *v.Spec.IngressClassName

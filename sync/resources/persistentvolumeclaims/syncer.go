@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -33,7 +32,7 @@ type Options struct {
 // Syncer syncs PersistentVolumeClaims to the host; status flows back.
 type Syncer struct {
 	// allowed is the current AllowedStorageClasses (nil: all).
-	allowed atomic.Pointer[[]string]
+	allowed syncer.AllowedNames
 }
 
 var (
@@ -45,16 +44,8 @@ var (
 // New returns a claim syncer.
 func New(opts Options) *Syncer {
 	s := &Syncer{}
-	s.store(opts.AllowedStorageClasses)
+	s.allowed.Set(opts.AllowedStorageClasses)
 	return s
-}
-
-func (s *Syncer) store(classes []string) {
-	c := slices.Clone(classes)
-	if len(c) == 0 {
-		c = nil
-	}
-	s.allowed.Store(&c)
 }
 
 // UpdatePolicy implements syncer.PolicyUpdater: the allowed storage
@@ -63,11 +54,7 @@ func (s *Syncer) store(classes []string) {
 // data, and gets a PolicyViolation warning event when its class is no
 // longer allowed.
 func (s *Syncer) UpdatePolicy(p syncer.Policy) bool {
-	if slices.Equal(*s.allowed.Load(), p.AllowedStorageClasses) {
-		return false
-	}
-	s.store(p.AllowedStorageClasses)
-	return true
+	return s.allowed.Set(p.AllowedStorageClasses)
 }
 
 // Name implements syncer.Syncer.
@@ -78,7 +65,7 @@ func (*Syncer) New() client.Object { return &corev1.PersistentVolumeClaim{} }
 
 // ToHost implements syncer.Syncer.
 func (s *Syncer) ToHost(_ context.Context, sc *syncer.Context, obj client.Object) (client.Object, error) {
-	h, err := ToHostPVC(sc.Translator, obj.(*corev1.PersistentVolumeClaim), *s.allowed.Load())
+	h, err := ToHostPVC(sc.Translator, obj.(*corev1.PersistentVolumeClaim), s.allowed.Get())
 	if err != nil {
 		return nil, syncer.Refuse(ReasonInvalid, "%v", err)
 	}
@@ -92,7 +79,7 @@ func (s *Syncer) ToHost(_ context.Context, sc *syncer.Context, obj client.Object
 // warned about.
 func (s *Syncer) ToHostUpdate(_ context.Context, sc *syncer.Context, obj, hostObj client.Object) (client.Object, error) {
 	v, h := obj.(*corev1.PersistentVolumeClaim), hostObj.(*corev1.PersistentVolumeClaim)
-	if allowed := *s.allowed.Load(); len(allowed) > 0 {
+	if allowed := s.allowed.Get(); len(allowed) > 0 {
 		class := ""
 		if h.Spec.StorageClassName != nil {
 			class = *h.Spec.StorageClassName
