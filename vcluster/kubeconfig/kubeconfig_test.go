@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -106,6 +107,32 @@ func TestMembersOnRealControlPlane(t *testing.T) {
 		if got := can(c.who, c.groups, c.verb, c.resource, c.ns); got != c.want {
 			t.Errorf("%s %v %s %s: allowed=%v, want %v", c.who.Name, c.groups, c.verb, c.resource, got, c.want)
 		}
+	}
+	// kubectl debug: an edit member may add ephemeral containers (the
+	// syncer checks them like pods), a viewer may not. edit gains the rule
+	// when kube-controller-manager aggregates DebugRole into it.
+	canDebug := func(m tenancy.Member) bool {
+		t.Helper()
+		kc, err := kubeconfig.ForMember(ctx, p, vc, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Subresource: "ephemeralcontainers", Namespace: "default"}}}
+		if err := newClient(t, kc).Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Status.Allowed
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !canDebug(members[1]) {
+		if time.Now().After(deadline) {
+			t.Fatal("an edit member cannot patch pods/ephemeralcontainers (kubectl debug) a minute after BindMembers")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if canDebug(members[2]) {
+		t.Error("a view member can patch pods/ephemeralcontainers")
 	}
 	// The user kubeconfig names the user and groups.
 	kc, _ := kubeconfig.ForMember(ctx, p, vc, members[0], "team-a")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -81,6 +82,9 @@ func BindMembers(ctx context.Context, c BindingBuilder, members []tenancy.Member
 			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: kind, Name: m.Name}},
 		}
 	}
+	if err := ensureDebugRole(ctx, c); err != nil {
+		return err
+	}
 	if err := waitRoles(ctx, c, want); err != nil {
 		return err
 	}
@@ -113,6 +117,46 @@ func BindMembers(ctx context.Context, c BindingBuilder, members []tenancy.Member
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DebugRole is a ClusterRole BindMembers keeps inside every virtual
+// cluster: aggregated into edit (and so admin), it lets members who may
+// create pods also add ephemeral containers (kubectl debug). Upstream's
+// edit leaves that out because on a real cluster a debug container could
+// escape a namespace's policies; here the syncer checks an ephemeral
+// container against the tenant's Pod Security Standard like any pod, so
+// it grants nothing a pod would not.
+const DebugRole = "vclusterkit:aggregate-to-edit:debug"
+
+func ensureDebugRole(ctx context.Context, c BindingBuilder) error {
+	want := rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: DebugRole, Labels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-edit": "true"}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/ephemeralcontainers"},
+			Verbs: []string{"get", "patch", "update"}}},
+	}
+	var have rbacv1.ClusterRole
+	err := c.Get(ctx, client.ObjectKey{Name: DebugRole}, &have)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, &want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating ClusterRole %s: %w", DebugRole, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading ClusterRole %s: %w", DebugRole, err)
+	}
+	if equality.Semantic.DeepEqual(have.Rules, want.Rules) && have.Labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true" {
+		return nil
+	}
+	have.Rules = want.Rules
+	if have.Labels == nil {
+		have.Labels = map[string]string{}
+	}
+	have.Labels["rbac.authorization.k8s.io/aggregate-to-edit"] = "true"
+	if err := c.Update(ctx, &have); err != nil {
+		return fmt.Errorf("updating ClusterRole %s: %w", DebugRole, err)
+	}
+	return nil
 }
 
 // RoleWait bounds how long BindMembers waits for the aggregated roles.
