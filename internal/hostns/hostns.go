@@ -13,9 +13,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,6 +58,10 @@ type Namespace struct {
 	VirtualCluster string // set for a virtual cluster's host namespace
 	Quota          corev1.ResourceList
 	ExtraLabels    map[string]string
+	// ControlPlane are peers of a virtual cluster's control plane outside
+	// the namespace (its API server's address), which the namespace's
+	// isolation policies let its pods reach.
+	ControlPlane []networkingv1.NetworkPolicyPeer
 	// Owner is the Space or VirtualCluster the namespace is for; the UID
 	// of the namespace it created is recorded on it (tenancy.AnnotationNamespaceUID),
 	// which is how the engine knows its namespace even after someone
@@ -66,9 +74,33 @@ func ForSpace(sp *tenancy.Space) Namespace {
 	return Namespace{Name: sp.Name, Tenant: sp.Spec.Tenant, Space: sp.Name, Quota: sp.Spec.Quota, ExtraLabels: sp.Spec.Labels, Owner: sp}
 }
 
-// ForVirtualCluster is the host namespace of a virtual cluster.
+// ForVirtualCluster is the host namespace of a virtual cluster. Its pods
+// may reach the virtual API server at the cluster's endpoint, whatever the
+// tenant's isolation (they are its pods: in-cluster config).
 func ForVirtualCluster(vc *vcluster.VirtualCluster) Namespace {
-	return Namespace{Name: vc.EffectiveHostNamespace(), Tenant: vc.Spec.Tenant, VirtualCluster: vc.Name, Owner: vc}
+	return Namespace{Name: vc.EffectiveHostNamespace(), Tenant: vc.Spec.Tenant, VirtualCluster: vc.Name, Owner: vc,
+		ControlPlane: EndpointPeers(vc.Status.Endpoint)}
+}
+
+// EndpointPeers is the NetworkPolicy peer of an API server endpoint
+// ("https://10.233.0.1:6443"): an ipBlock of its one address. A host name,
+// a loopback or unspecified address, or no endpoint yields none: pods
+// cannot reach loopback anyway, and a control plane behind a Service runs
+// in the namespace, where isolation allows it.
+func EndpointPeers(endpoint string) []networkingv1.NetworkPolicyPeer {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		return nil
+	}
+	bits := 32
+	if ip.To4() == nil {
+		bits = 128
+	}
+	return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: fmt.Sprintf("%s/%d", ip, bits)}}}
 }
 
 // Shaper writes host namespaces and what the engine keeps in them. It is
@@ -281,7 +313,9 @@ func (h *Shaper) EnsureNetworkPolicies(ctx context.Context, s *tenancy.PartialTr
 	if mode != "" && isolationRank(mode) > isolationRank(target.Mode) {
 		target.Mode = mode
 	}
-	policies, err := netpol.Generate(target, h.NetworkPolicy)
+	opts := h.NetworkPolicy
+	opts.ControlPlane = append(slices.Clone(opts.ControlPlane), hn.ControlPlane...)
+	policies, err := netpol.Generate(target, opts)
 	if err != nil {
 		return lifecycle.Permanent(err)
 	}

@@ -144,7 +144,9 @@ func run(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	if err := bed.hostClient.Create(ctx, &tenancy.Tenant{ObjectMeta: metav1.ObjectMeta{Name: tenantName},
-		Spec: tenancy.TenantSpec{Policy: tenancy.Policy{PodSecurity: tenancy.PodSecurityBaseline}}}); err != nil {
+		// Tenant network isolation on, as a platform would run it: pods must
+		// still reach their own virtual API server on the node's IP.
+		Spec: tenancy.TenantSpec{Policy: tenancy.Policy{PodSecurity: tenancy.PodSecurityBaseline, NetworkIsolation: tenancy.IsolationTenant}}}); err != nil {
 		return 0, fmt.Errorf("tenant: %w", err)
 	}
 	if err := bed.hostClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: platformNS}}); err != nil {
