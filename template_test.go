@@ -3,6 +3,7 @@ package vclusterkit_test
 import (
 	"context"
 	"fmt"
+	"k8s.io/client-go/util/retry"
 	"strings"
 	"testing"
 	"time"
@@ -111,12 +112,16 @@ func TestSpaceTemplate(t *testing.T) {
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 	// No template any more: everything it put there goes, the rest stays.
-	sp := &tenancy.Space{}
-	if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, sp); err != nil {
-		t.Fatal(err)
-	}
-	sp.Spec.Template = ""
-	if err := hostC.Update(ctx, sp); err != nil {
+	// The engine writes the Space too (annotations, status): retry a
+	// conflict on a fresh copy.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sp := &tenancy.Space{}
+		if err := hostC.Get(ctx, client.ObjectKey{Name: "tpl-good"}, sp); err != nil {
+			return err
+		}
+		sp.Spec.Template = ""
+		return hostC.Update(ctx, sp)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the template's objects to be pruned with the template", func(ctx context.Context) (bool, string) {
