@@ -21,6 +21,18 @@ type KubeletServing interface {
 	KubeletTLS(ctx context.Context, vc *VirtualCluster, ips []net.IP) (KubeletTLS, error)
 }
 
+// KubeletAddresser is implemented by a KubeletServing provisioner whose
+// API servers do not run on the engine's machine (in pods, say): it names
+// the address, reachable from its API servers, where the engine serves
+// their kubelet APIs (the engine pod's IP, or its node's). Without it the
+// engine listens on 127.0.0.1, which only an API server on the same
+// machine reaches. The engine passes the address to KubeletTLS.
+// +kubebuilder:object:generate=false
+type KubeletAddresser interface {
+	// KubeletAddress is the address; nil means 127.0.0.1.
+	KubeletAddress() net.IP
+}
+
 // KubeletTLS is what a kubelet API server of one virtual cluster needs.
 // +kubebuilder:object:generate=false
 type KubeletTLS struct {

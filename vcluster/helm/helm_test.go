@@ -142,8 +142,16 @@ func TestLifecycleOnKWOK(t *testing.T) {
 	}
 	req := vcluster.Request{Cluster: vc}
 	res := provisionReady(t, p, req)
-	if res.Endpoint != "https://vcluster-dev.team-a.svc:443" {
-		t.Errorf("endpoint %q", res.Endpoint)
+	// The endpoint is the Service's ClusterIP, which host pods, virtual
+	// pods (whose DNS is the virtual cluster's) and nodes all reach.
+	var svc corev1.Service
+	mustGet(t, p, "team-a", "vcluster-dev", &svc)
+	endpoint := "https://" + svc.Spec.ClusterIP + ":443"
+	if svc.Spec.ClusterIP == "" || res.Endpoint != endpoint {
+		t.Errorf("endpoint %q, want %q", res.Endpoint, endpoint)
+	}
+	if svc.Labels["app.kubernetes.io/managed-by"] != "Helm" || svc.Labels["helm.sh/chart"] == "" {
+		t.Errorf("Service made before the install not adopted by Helm: labels %v", svc.Labels)
 	}
 
 	// Rendered objects: namespace, labels, owner marks, requests and limits, security context.
@@ -204,7 +212,7 @@ func TestLifecycleOnKWOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg, err := kubeconfig.RESTConfig(kc); err != nil || cfg.Host != "https://vcluster-dev.team-a.svc:443" {
+	if cfg, err := kubeconfig.RESTConfig(kc); err != nil || cfg.Host != endpoint {
 		t.Errorf("kubeconfig: %v %v", cfg, err)
 	}
 	if h, err := p.Health(ctx, vc); err != nil || !h.Ready {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -49,6 +51,13 @@ type Options struct {
 	Timeout time.Duration
 	// MaxHistory is how many release revisions Helm keeps; zero means 10.
 	MaxHistory int
+	// KubeletAddress is where the engine serves the kubelet APIs of these
+	// virtual clusters (vcluster.KubeletAddresser): an address of the
+	// engine's reachable from the control-plane pods (the engine pod's
+	// IP, or the node's when it runs on a node). Nil means loopback,
+	// which a control plane in a pod cannot reach: kubectl logs and exec
+	// then fail inside the virtual clusters.
+	KubeletAddress net.IP
 }
 
 // Images are container image references.
@@ -241,7 +250,11 @@ func (p *Provisioner) apply(ctx context.Context, req vcluster.Request, mustExist
 	if rel != nil {
 		existing = rel.Config
 	}
-	vals, err := p.values(req, name, version, existing)
+	addr, err := p.serviceAddress(ctx, vc, rel == nil)
+	if err != nil {
+		return vcluster.Result{}, err
+	}
+	vals, err := p.values(req, name, version, addr, existing)
 	if err != nil {
 		return vcluster.Result{}, err
 	}
@@ -268,13 +281,13 @@ func (p *Provisioner) apply(ctx context.Context, req vcluster.Request, mustExist
 		}
 	}
 	if s, _ := vals["sleeping"].(bool); s {
-		return vcluster.Result{Sleeping: true, Endpoint: ServerURL(name, ns), KubernetesVersion: version, Message: "sleeping"}, nil
+		return vcluster.Result{Sleeping: true, Endpoint: serverURLFor(name, ns, addr), KubernetesVersion: version, Message: "sleeping"}, nil
 	}
 	ready, msg, err := p.ready(ctx, vc)
 	if err != nil {
 		return vcluster.Result{}, err
 	}
-	res := vcluster.Result{Ready: ready, Endpoint: ServerURL(name, ns), KubernetesVersion: version, Message: msg}
+	res := vcluster.Result{Ready: ready, Endpoint: serverURLFor(name, ns, addr), KubernetesVersion: version, Message: msg}
 	if !ready {
 		res.RequeueAfter = 2 * time.Second
 	}
@@ -349,12 +362,33 @@ func (p *Provisioner) remove(ctx context.Context, cfg *action.Configuration, vc 
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("helm: deleting claims of %s: %w", name, err)
 	}
+	// What the provisioner made beside the chart: the kubelet API's
+	// NetworkPolicy, and the Service made before an install that failed
+	// before Helm adopted it.
+	var np networkingv1.NetworkPolicy
+	err = p.host.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-kubelet"}, &np)
+	if err == nil && np.Labels["app.kubernetes.io/instance"] == name && np.Labels[vcluster.LabelVirtualCluster] == vc.Name {
+		err = p.host.Delete(ctx, &np, client.Preconditions{UID: &np.UID})
+	}
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("helm: deleting NetworkPolicy %s/%s-kubelet: %w", ns, name, err)
+	}
+	var svc corev1.Service
+	err = p.host.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc)
+	if err == nil && svc.Annotations[helmReleaseName] == name && svc.Annotations[helmReleaseNamespace] == ns {
+		err = p.host.Delete(ctx, &svc, client.Preconditions{UID: &svc.UID})
+	}
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("helm: deleting Service %s/%s: %w", ns, name, err)
+	}
 	return nil
 }
 
 // Kubeconfig returns the admin kubeconfig from the chart's Secret. Its
-// server is the in-cluster Service URL (https://vcluster-NAME.NS.svc:443):
-// it answers from pods in the host cluster, or through a port-forward.
+// server is the ClusterIP of the API server's Service
+// (https://CLUSTER-IP:443): it answers from pods and nodes of the host
+// cluster, or through a port-forward to the Service (the certificate also
+// covers https://vcluster-NAME.NS.svc).
 func (p *Provisioner) Kubeconfig(ctx context.Context, vc *vcluster.VirtualCluster) ([]byte, error) {
 	if vc == nil {
 		return nil, errors.New("helm: nil VirtualCluster")
@@ -378,6 +412,10 @@ func (p *Provisioner) UserKubeconfig(ctx context.Context, vc *vcluster.VirtualCl
 	if err != nil {
 		return nil, err
 	}
-	return kubeconfig.Build(kubeconfig.Config{Server: ServerURL(name, ns), CA: ca.Cert, ClientCert: kp.Cert, ClientKey: kp.Key,
+	addr, err := p.serviceAddress(ctx, vc, false)
+	if err != nil {
+		return nil, err
+	}
+	return kubeconfig.Build(kubeconfig.Config{Server: serverURLFor(name, ns, addr), CA: ca.Cert, ClientCert: kp.Cert, ClientKey: kp.Key,
 		User: user.Name, Name: ns + "-" + vc.Name})
 }

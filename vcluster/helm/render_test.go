@@ -20,7 +20,7 @@ import (
 // render renders the default chart for vc without a cluster.
 func render(t *testing.T, p *Provisioner, vc *vcluster.VirtualCluster, dsn string) string {
 	t.Helper()
-	vals, err := p.values(vcluster.Request{Cluster: vc, BackingStoreDSN: dsn}, ReleaseName(vc), vcluster.DefaultKubernetesVersion, nil)
+	vals, err := p.values(vcluster.Request{Cluster: vc, BackingStoreDSN: dsn}, ReleaseName(vc), vcluster.DefaultKubernetesVersion, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +64,10 @@ func TestRenderValuesPrecedence(t *testing.T) {
 		"--etcd-prefix=/vclusterkit/team-a/dev/registry",
 		"runAsNonRoot: true",
 		"readOnlyRootFilesystem: true",
+		"--kubelet-client-certificate=/pki/kubelet-client.crt",
+		"--kubelet-certificate-authority=/pki/kubelet-ca.crt",
+		"--kubelet-preferred-address-types=InternalIP",
+		"vcluster.vclusterkit.io/control-plane: vcluster-dev",
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("manifest lacks %q", want)

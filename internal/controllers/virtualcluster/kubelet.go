@@ -12,24 +12,34 @@ import (
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
-// kubeletAddress is where a virtual cluster's kubelet API listens: its API
-// server runs on this machine for every provisioner that implements
-// vcluster.KubeletServing today (the local one).
-var kubeletAddress = net.IPv4(127, 0, 0, 1)
+// kubeletAddress is where a virtual cluster's kubelet API listens: the
+// address the provisioner names (vcluster.KubeletAddresser, for API
+// servers in pods), else loopback, which an API server on this machine
+// (the local provisioner's) reaches.
+func kubeletAddress(p vcluster.Provisioner) net.IP {
+	if ka, ok := p.(vcluster.KubeletAddresser); ok {
+		if ip := ka.KubeletAddress(); ip != nil {
+			return ip
+		}
+	}
+	return net.IPv4(127, 0, 0, 1)
+}
 
 // kubeletTLS asks a provisioner that serves kubelets for the credentials
-// of vc's kubelet API; nil when it does not (logs and exec then fail inside
-// the virtual cluster, as without kubelets).
-func kubeletTLS(ctx context.Context, p vcluster.Provisioner, vc *vcluster.VirtualCluster) (*vcluster.KubeletTLS, error) {
+// of vc's kubelet API and the address to serve it on; nil when it does not
+// (logs and exec then fail inside the virtual cluster, as without
+// kubelets).
+func kubeletTLS(ctx context.Context, p vcluster.Provisioner, vc *vcluster.VirtualCluster) (*vcluster.KubeletTLS, net.IP, error) {
 	ks, ok := p.(vcluster.KubeletServing)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
-	t, err := ks.KubeletTLS(ctx, vc, []net.IP{kubeletAddress})
+	addr := kubeletAddress(p)
+	t, err := ks.KubeletTLS(ctx, vc, []net.IP{addr})
 	if err != nil {
-		return nil, fmt.Errorf("kubelet API credentials: %w", err)
+		return nil, nil, fmt.Errorf("kubelet API credentials: %w", err)
 	}
-	return &t, nil
+	return &t, addr, nil
 }
 
 // newKubeletProxy binds the kubelet API server of the virtual cluster of
@@ -48,7 +58,7 @@ func newKubeletProxy(h *syncer.Host, spec syncerSpec) (*kubeletproxy.Server, *sy
 		Virtual: virtual, Host: h.Cluster().GetAPIReader(), HostConfig: h.Config(),
 		ClientCA: spec.kubelet.ClientCA, ClientName: spec.kubelet.ClientName,
 		Cert: spec.kubelet.Cert, Key: spec.kubelet.Key,
-		Address: net.JoinHostPort(kubeletAddress.String(), "0"),
+		Address: net.JoinHostPort(spec.kubeletAddress.String(), "0"),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -3,6 +3,7 @@ package virtualcluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ func (r *Reconciler) newSyncerSpec(ctx context.Context, vc *vcluster.VirtualClus
 		name: vc.Name, hostNamespace: vc.EffectiveHostNamespace(), config: cfg, syncers: syncers,
 		generation: vc.Generation, policy: syncerPolicy(pol),
 	}
-	if spec.kubelet, err = kubeletTLS(ctx, p, vc); err != nil {
+	if spec.kubelet, spec.kubeletAddress, err = kubeletTLS(ctx, p, vc); err != nil {
 		return syncerSpec{}, err
 	}
 	if spec.hostNamespace != vc.Namespace && r.QuotaAdmit != nil {
@@ -96,8 +97,9 @@ type syncerSpec struct {
 	policy syncer.Policy
 	// kubelet, when set, are the credentials of the virtual cluster's
 	// kubelet API (kubelet.go), served beside its sync engine at
-	// kubeletEndpoint.
+	// kubeletEndpoint, a free port on kubeletAddress.
 	kubelet         *vcluster.KubeletTLS
+	kubeletAddress  net.IP
 	kubeletEndpoint *syncer.KubeletEndpoint
 }
 
