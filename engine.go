@@ -11,6 +11,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,6 +39,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
 )
 
@@ -144,6 +146,13 @@ type Options struct {
 	TemplateNamespace string
 	// NetworkPolicy tunes the generated isolation policies.
 	NetworkPolicy netpol.Options
+	// DNS configures the cluster DNS each virtual cluster gets (package
+	// vcluster/dns: a CoreDNS inside it, so its Services and pods resolve
+	// by their usual names). The zero value runs the upstream CoreDNS
+	// image and forwards outside names to the host cluster's DNS Service
+	// (kube-system/kube-dns) when the host has one, else to the node's
+	// resolvers; DNS.Disabled leaves it out.
+	DNS dns.Options
 	// Quota configures the admission webhook.
 	Quota QuotaOptions
 	// TenancyWebhook configures the tenant and space admission webhook.
@@ -226,6 +235,9 @@ func NewContext(ctx context.Context, host *rest.Config, opts Options) (*Engine, 
 	}
 	if opts.LeaderElectionID == "" {
 		opts.LeaderElectionID = "vclusterkit-engine"
+	}
+	if err := opts.DNS.Validate(field.NewPath("vclusterkit.Options", "DNS")); err != nil {
+		return nil, err
 	}
 	if opts.Logger.GetSink() == nil {
 		opts.Logger = logr.Discard()
@@ -373,6 +385,7 @@ func (e *Engine) setup() error {
 			Provisioners: e.registry, Syncers: virtualcluster.SyncersFunc(opts.Syncers), SyncHost: syncHost,
 			QuotaAdmit: enforcer.Admit, Registerer: opts.Registerer,
 			ResyncAfter: resync(30 * time.Second), Customize: opts.VirtualClusterSteps,
+			DNS: opts.DNS,
 		},
 		&nsguard.Reconciler{Client: e.client, Recorder: recorder("vclusterkit-namespace-guard")},
 	} {

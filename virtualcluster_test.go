@@ -316,15 +316,15 @@ func TestVirtualClusterPolicyRefusals(t *testing.T) {
 }
 
 // TestVirtualPodsAdmittedAgainstTenantQuota: the syncer admits host pods
-// against the tenant's quota in process: two pods fit a two-pod quota (the
-// webhook finds the syncer's reservation instead of charging twice), the
-// third is refused on the virtual pod with reason QuotaExceeded and never
+// against the tenant's quota in process: the virtual cluster's DNS pod and
+// two more fit a three-pod quota (the webhook finds the syncer's
+// reservation instead of charging twice), the fourth is refused on the virtual pod with reason QuotaExceeded and never
 // reaches the host, and it is synced once a pod is deleted.
 func TestVirtualPodsAdmittedAgainstTenantQuota(t *testing.T) {
 	host.LogsOnFailure(t)
 	ctx := context.Background()
 	createTenant(t, "oscorp", "", func(tn *tenancy.Tenant) {
-		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("2")}
+		tn.Spec.Quota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}
 	})
 	createSpace(t, "oscorp", "oscorp")
 	eventually(t, 60*time.Second, "the tenant namespace", func(ctx context.Context) (bool, string) {
@@ -353,24 +353,30 @@ func TestVirtualPodsAdmittedAgainstTenantQuota(t *testing.T) {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/c:1"}}}}
 	}
+	running := func(want int) func(ctx context.Context) (bool, string) {
+		return func(ctx context.Context) (bool, string) {
+			var pods corev1.PodList
+			if err := hostC.List(ctx, &pods, client.InNamespace("oscorp-vc-lab")); err != nil {
+				return false, err.Error()
+			}
+			n := 0
+			for _, p := range pods.Items {
+				if p.Status.Phase == corev1.PodRunning {
+					n++
+				}
+			}
+			return n == want, fmt.Sprintf("%d of %d host pods running", n, len(pods.Items))
+		}
+	}
+	// The virtual cluster's own DNS pod (vcluster/dns) takes one pod of the
+	// quota, like any of its pods.
+	eventually(t, 60*time.Second, "the DNS pod running on the host", running(1))
 	for _, n := range []string{"one", "two"} {
 		if err := admin.Create(ctx, mk(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 60*time.Second, "two pods running on the host", func(ctx context.Context) (bool, string) {
-		var pods corev1.PodList
-		if err := hostC.List(ctx, &pods, client.InNamespace("oscorp-vc-lab")); err != nil {
-			return false, err.Error()
-		}
-		running := 0
-		for _, p := range pods.Items {
-			if p.Status.Phase == corev1.PodRunning {
-				running++
-			}
-		}
-		return running == 2, fmt.Sprintf("%d of %d host pods running", running, len(pods.Items))
-	})
+	eventually(t, 60*time.Second, "three pods running on the host", running(3))
 	third := mk("three")
 	if err := admin.Create(ctx, third); err != nil {
 		t.Fatal(err)

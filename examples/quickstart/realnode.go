@@ -103,6 +103,26 @@ func (s *story) realContainers(ctx context.Context) error {
 	}
 	s.say("$ kubectl exec deploy/shop -- …     (web's virtual cluster, as bob) → %s", strings.TrimSpace(vexec))
 
+	// DNS inside the virtual cluster: its own CoreDNS answers the usual
+	// names, so bob's pod reaches the shop as plain "shop".
+	if out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "run", "vclient", "--image", images.Busybox,
+		"--image-pull-policy", "IfNotPresent", "--restart", "Never", "--", "sleep", "3600"); err != nil {
+		return fmt.Errorf("kubectl run in web's virtual cluster as bob: %v: %s", err, out)
+	}
+	if out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "wait", "--for=condition=Ready", "pod/vclient", "--timeout=120s"); err != nil {
+		return fmt.Errorf("bob's pod in web's virtual cluster never became Ready: %v: %s", err, out)
+	}
+	var short string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		short, _ = s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "exec", "vclient", "--", "sh", "-c",
+			"nslookup shop.default.svc.cluster.local | grep -A1 'Name:' | tail -1; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 shop 80 | tail -1")
+		return strings.Contains(short, "shop says hello"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("bob's pod cannot reach the shop by its short name inside web's virtual cluster: %q", short)
+	}
+	s.say("$ kubectl exec vclient -- nc shop 80  (web's virtual cluster, its own DNS) → %s", strings.ReplaceAll(strings.TrimSpace(short), "\n", " → "))
+
 	// bob works in web's space with the host credentials of a member: the
 	// admin's kubeconfig impersonating him, so his RBAC decides.
 	asBob := func(args ...string) (string, error) {

@@ -30,10 +30,12 @@ import (
 
 	vclusterkit "github.com/vclusterkit/vclusterkit"
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
+	"github.com/vclusterkit/vclusterkit/internal/images"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/netpol"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
 )
@@ -155,8 +157,18 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	logger := funcr.New(func(prefix, args string) { fmt.Fprintln(logFile, time.Now().Format(time.TimeOnly), prefix, args) }, funcr.Options{})
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
+	lopts := local.Options{Dir: stateDir}
+	// Each virtual cluster runs its own CoreDNS, from the image built here
+	// (nothing can be pulled).
+	dnsOpts := dns.Options{Image: images.CoreDNS, ImagePullPolicy: corev1.PullNever}
+	if s.real {
+		// Pods on the real node reach their virtual API server (and so
+		// does each virtual cluster's DNS) on the node's IP.
+		lopts.Address = testenv.NodeIP
+	}
 	eng, err := vclusterkit.New(cfg, vclusterkit.Options{
-		Local:        local.Options{Dir: stateDir},
+		Local:        lopts,
+		DNS:          dnsOpts,
 		ResyncPeriod: 3 * time.Second,
 		Logger:       logger,
 	})
@@ -251,7 +263,7 @@ func (s *story) createTree(ctx context.Context) error {
 		{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: tenancy.TenantSpec{
 			Parent: "acme", DisplayName: "Web team",
 			Members: []tenancy.Member{{Kind: tenancy.MemberUser, Name: "bob", Role: tenancy.RoleEdit}},
-			Quota:   q("pods", "6"),
+			Quota:   q("pods", "8"),
 		}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: tenancy.TenantSpec{
 			Parent: "acme", DisplayName: "Data team",
@@ -471,7 +483,8 @@ func (s *story) deployApp(ctx context.Context) error {
 
 func (s *story) refusals(ctx context.Context) error {
 	s.section("Quota and pod security hold")
-	// web's subtree may run 6 pods; the virtual cluster's app uses 3.
+	// web's subtree may run 8 pods; its virtual cluster's app uses 3 and
+	// its DNS 1 (on a real node, bob's two client pods 2 more).
 	var admitted int
 	var refusal string
 	for i := 0; i < 4; i++ {
@@ -484,7 +497,7 @@ func (s *story) refusals(ctx context.Context) error {
 		admitted++
 	}
 	if refusal == "" {
-		return fmt.Errorf("quota: all 4 pods were admitted in web-staging although web's subtree allows 6 and 3 run")
+		return fmt.Errorf("quota: all 4 pods were admitted in web-staging although web's subtree allows 8 and at least 4 run")
 	}
 	s.say("space web-staging: %d pods admitted, the next refused by the quota webhook:", admitted)
 	s.say("  %s", refusal)

@@ -16,8 +16,18 @@ import (
 	"github.com/vclusterkit/vclusterkit/internal/images"
 )
 
-// corefile serves the host's Services and pods under ClusterDomain and
-// forwards other names to the machine's resolvers.
+// OutsideName resolves to OutsideIP through the host's DNS only: a name
+// outside every cluster domain, for tests that check that outside names
+// resolve through the host's DNS (from inside a virtual cluster, say)
+// without depending on the machine's resolvers.
+const (
+	OutsideName = "outside.vclusterkit.test"
+	OutsideIP   = "192.0.2.53"
+)
+
+// corefile serves the host's Services and pods under ClusterDomain, the
+// test name OutsideName, and forwards other names to the machine's
+// resolvers.
 const corefile = `.:53 {
     errors
     health :8080
@@ -25,6 +35,10 @@ const corefile = `.:53 {
     kubernetes ` + ClusterDomain + ` in-addr.arpa ip6.arpa {
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
+    }
+    hosts {
+        ` + OutsideIP + ` ` + OutsideName + `
+        fallthrough
     }
     forward . /etc/resolv.conf
     cache 30

@@ -15,7 +15,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/sync/translate"
 	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 
@@ -150,6 +152,9 @@ func (r *Reconciler) checkActivity(ctx context.Context, vc *vcluster.VirtualClus
 	}
 	idle := r.activity.observe(key, count)
 	for _, p := range pods.Items {
+		if isDNSPod(&p) {
+			continue // the engine's own workload, always running
+		}
 		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodPending {
 			r.activity.touch(key) // a workload is activity
 			return nil
@@ -165,6 +170,23 @@ func (r *Reconciler) checkActivity(ctx context.Context, vc *vcluster.VirtualClus
 	vc.Annotations[vcluster.AnnotationAsleepSince] = time.Now().UTC().Format(time.RFC3339)
 	r.activity.forget(key)
 	return r.Client.Patch(ctx, vc, patch)
+}
+
+// isDNSPod reports whether host pod p runs the virtual cluster's own DNS
+// (vcluster/dns), which runs as long as the cluster does and so is not a
+// tenant's activity. A tenant who labels a workload of its kube-system like
+// it only lets its own cluster sleep.
+func isDNSPod(p *corev1.Pod) bool {
+	if p.Annotations[translate.AnnotationNamespace] != dns.Namespace {
+		return false
+	}
+	labels := translate.VirtualLabels(p.Labels)
+	for k, v := range dns.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // shouldSleep: paused by spec, or asleep for inactivity until woken.

@@ -1,6 +1,10 @@
 package virtualcluster
 
 import (
+	"github.com/vclusterkit/vclusterkit/sync/translate"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"testing"
 	"time"
 )
@@ -40,5 +44,36 @@ func TestActivityTrackerIdleTime(t *testing.T) {
 	now = now.Add(time.Second)
 	if idle := a.observe("ns/vc", 6); idle != time.Second {
 		t.Fatalf("after touch idle = %s, want 1s", idle)
+	}
+}
+
+// The virtual cluster's own DNS pod always runs: it must not keep the
+// cluster awake, while a tenant's pod (even one labelled like the DNS
+// outside kube-system) does.
+func TestDNSPodIsNotActivity(t *testing.T) {
+	tr, err := translate.New("vc", "host-ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPod := func(ns string, labels map[string]string) *corev1.Pod {
+		meta, err := tr.HostMeta("Pod", &metav1.ObjectMeta{Name: "p", Namespace: ns, Labels: labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &corev1.Pod{ObjectMeta: meta}
+	}
+	for _, tc := range []struct {
+		what string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{"the DNS pod", hostPod(dns.Namespace, map[string]string{"k8s-app": "kube-dns", "pod-template-hash": "abc"}), true},
+		{"another kube-system pod", hostPod(dns.Namespace, map[string]string{"k8s-app": "metrics"}), false},
+		{"a tenant pod labelled like the DNS", hostPod("default", map[string]string{"k8s-app": "kube-dns"}), false},
+		{"an unlabelled pod", hostPod("default", nil), false},
+	} {
+		if got := isDNSPod(tc.pod); got != tc.want {
+			t.Errorf("%s: isDNSPod = %v, want %v", tc.what, got, tc.want)
+		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 )
 
@@ -74,10 +75,15 @@ type Reconciler struct {
 	ResyncAfter time.Duration
 	// Customize edits the steps; optional.
 	Customize lifecycle.Customize[*vcluster.VirtualCluster]
+	// DNS is applied inside every virtual cluster (step DNSApplied); its
+	// zero value is the default DNS, Disabled leaves it out.
+	DNS dns.Options
 
 	scheme   *runtime.Scheme
 	syncers  *syncerSet
 	activity *activityTracker
+	// dnsApplied paces the DNS step.
+	dnsApplied dnsApplied
 	// exited holds, per virtual cluster (exitKey), the control-plane
 	// process death reported by the provisioner and not yet recovered from.
 	exited sync.Map
@@ -112,6 +118,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.scheme = mgr.GetScheme()
 	r.syncers = newSyncerSet(r.SyncHost, r.Registerer)
 	r.activity = newActivityTracker()
+	r.dnsApplied.every = dnsReapplyResyncs * resync
 	r.exits = make(chan vcluster.ComponentExit, 64)
 	lr := &lifecycle.Reconciler[*vcluster.VirtualCluster]{
 		Name:      "virtualcluster",
@@ -130,6 +137,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			{Name: "ControlPlaneReady", Run: r.controlPlane},
 			{Name: "KubeconfigReady", Run: r.kubeconfig},
 			{Name: "AccessGranted", Run: r.access},
+			{Name: "DNSApplied", Run: r.dns},
 			{Name: "SyncerReady", Run: r.syncer},
 			{Name: "ActivityChecked", Run: r.checkActivity},
 		},
@@ -575,6 +583,7 @@ func (r *Reconciler) syncer(ctx context.Context, vc *vcluster.VirtualCluster) er
 func syncKey(vc *vcluster.VirtualCluster) string { return vc.Namespace + "/" + vc.Name }
 
 func (r *Reconciler) stopSyncer(ctx context.Context, vc *vcluster.VirtualCluster) error {
+	r.forgetDNS(vc)
 	return r.syncers.stop(syncKey(vc))
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
+	"github.com/vclusterkit/vclusterkit/vcluster/dns"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
 )
@@ -112,7 +113,9 @@ func run(m *testing.M) (code int, err error) {
 	klog.SetLogger(logger)
 	eng, err := vclusterkit.New(h.Config, vclusterkit.Options{
 		// Pods reach their virtual API server on the node's IP.
-		Local:        local.Options{Dir: filepath.Join(work, "vclusters"), Address: testenv.NodeIP},
+		Local: local.Options{Dir: filepath.Join(work, "vclusters"), Address: testenv.NodeIP},
+		// Each virtual cluster's DNS from the locally built CoreDNS image.
+		DNS:          dns.Options{Image: images.CoreDNS, ImagePullPolicy: corev1.PullNever},
 		ResyncPeriod: 3 * time.Second,
 		Logger:       logger,
 	})

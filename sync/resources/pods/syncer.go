@@ -131,6 +131,42 @@ func (*Syncer) New() ctrl.Object { return &corev1.Pod{} }
 // RecreateOnNewUID implements syncer.Recreator: pod specs are immutable.
 func (*Syncer) RecreateOnNewUID() bool { return true }
 
+// waitDNS is how long a pod waits for the host copy of its virtual
+// cluster's DNS Service.
+const waitDNS = 250 * time.Millisecond
+
+// dnsServer is the IP host pods resolve through: the host copy's ClusterIP
+// of the virtual DNS Service, which is what the host routes (the virtual
+// Service shows the same IP only once the services syncer has mirrored
+// it). No virtual DNS Service: "" (pods keep the host's DNS policy). A
+// virtual one whose host copy has no IP yet holds the pod back
+// (syncer.Wait): a pod's DNS configuration cannot change once it runs, so
+// one created meanwhile would resolve through the wrong server for life.
+func (s *Syncer) dnsServer(ctx context.Context, sc *syncer.Context) (string, error) {
+	var v corev1.Service
+	if err := sc.Virtual.Get(ctx, s.opts.DNSService, &v); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	if v.Spec.ClusterIP == corev1.ClusterIPNone {
+		return "", nil
+	}
+	var h corev1.Service
+	key := types.NamespacedName{Namespace: sc.Translator.HostNamespace(), Name: sc.Translator.HostName(v.Name, v.Namespace)}
+	err := sc.Host.Get(ctx, key, &h)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", syncer.Wait(waitDNS, "the DNS Service %s is not on the host yet", s.opts.DNSService)
+	case err != nil:
+		return "", err
+	case h.Spec.ClusterIP == "" || h.Spec.ClusterIP == corev1.ClusterIPNone:
+		return "", syncer.Wait(waitDNS, "the host copy of the DNS Service %s has no cluster IP", s.opts.DNSService)
+	}
+	return h.Spec.ClusterIP, nil
+}
+
 func (s *Syncer) input(ctx context.Context, sc *syncer.Context, pol *podPolicy, v *corev1.Pod) (TranslateInput, error) {
 	in := TranslateInput{
 		Translator:    sc.Translator,
@@ -143,12 +179,11 @@ func (s *Syncer) input(ctx context.Context, sc *syncer.Context, pol *podPolicy, 
 		HostServiceAccounts: s.opts.HostServiceAccounts,
 	}
 	if in.DNSServer == "" {
-		var dns corev1.Service
-		if err := sc.Virtual.Get(ctx, s.opts.DNSService, &dns); err == nil && dns.Spec.ClusterIP != corev1.ClusterIPNone {
-			in.DNSServer = dns.Spec.ClusterIP
-		} else if err != nil && !apierrors.IsNotFound(err) {
+		ip, err := s.dnsServer(ctx, sc)
+		if err != nil {
 			return in, err
 		}
+		in.DNSServer = ip
 	}
 	if v.Spec.EnableServiceLinks == nil || *v.Spec.EnableServiceLinks {
 		var svcs corev1.ServiceList

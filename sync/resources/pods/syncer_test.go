@@ -3,8 +3,10 @@ package pods_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +21,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/sync/internal/synctest"
 	"github.com/vclusterkit/vclusterkit/sync/resources/pods"
+	"github.com/vclusterkit/vclusterkit/sync/resources/services"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/sync/translate"
 )
@@ -361,9 +364,11 @@ func TestPodUpdatesFollowVirtual(t *testing.T) {
 	})
 }
 
-// Without an explicit DNS server the pods use the virtual cluster's
-// kube-system/kube-dns Service; a virtual pod replaced under the same name
-// gets a new host pod, whose token Secret follows it.
+// Without an explicit DNS server the pods resolve through the host copy of
+// the virtual cluster's kube-system/kube-dns Service, and are held back
+// until that copy has its IP (a pod's DNS cannot change once it runs); a
+// virtual pod replaced under the same name gets a new host pod, whose
+// token Secret follows it.
 func TestPodDNSAndReplacement(t *testing.T) {
 	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
 	ns := e.Namespace("app")
@@ -375,17 +380,31 @@ func TestPodDNSAndReplacement(t *testing.T) {
 	if err := e.Virtual.Create(ctx, dns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(dns), dns); err != nil {
-		t.Fatal(err)
-	}
-	e.Start(newSyncer(t, pods.Options{}))
+	// Only the pods syncer: the DNS Service never reaches the host, so the
+	// pod must wait rather than start with the virtual-only IP.
+	stopPods := e.Start(newSyncer(t, pods.Options{}))
 	v := withToken(pod("web", ns))
 	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(2 * time.Second) // several reconciles (a wait is 250 ms)
+	var early corev1.Pod
+	if err := e.Host.Get(ctx, e.HostKey("web", ns), &early); !apierrors.IsNotFound(err) {
+		t.Fatalf("host pod created before the DNS Service was on the host (err %v, DNS %+v)", err, early.Spec.DNSConfig)
+	}
+	stopPods()
+	e.Start(newSyncer(t, pods.Options{}), &services.Syncer{})
+	var hostDNS corev1.Service
+	synctest.Eventually(t, "DNS Service on the host with an IP", func(ctx context.Context) (bool, error) {
+		err := e.Host.Get(ctx, e.HostKey("kube-dns", "kube-system"), &hostDNS)
+		return err == nil && hostDNS.Spec.ClusterIP != "", client.IgnoreNotFound(err)
+	})
 	h := hostPod(t, e, "web", ns)
-	if h.Spec.DNSPolicy != corev1.DNSNone || h.Spec.DNSConfig == nil || h.Spec.DNSConfig.Nameservers[0] != dns.Spec.ClusterIP {
-		t.Fatalf("host pod DNS %s %+v, want the virtual kube-dns %s", h.Spec.DNSPolicy, h.Spec.DNSConfig, dns.Spec.ClusterIP)
+	if h.Spec.DNSPolicy != corev1.DNSNone || h.Spec.DNSConfig == nil || h.Spec.DNSConfig.Nameservers[0] != hostDNS.Spec.ClusterIP {
+		t.Fatalf("host pod DNS %s %+v, want the host copy of kube-dns %s", h.Spec.DNSPolicy, h.Spec.DNSConfig, hostDNS.Spec.ClusterIP)
+	}
+	if got, want := h.Spec.DNSConfig.Searches, []string{ns + ".svc.cluster.local", "svc.cluster.local", "cluster.local"}; !slices.Equal(got, want) {
+		t.Errorf("host pod DNS searches %v, want %v (as kubelet writes them for the virtual namespace)", got, want)
 	}
 	secKey := client.ObjectKey{Namespace: e.HostNS, Name: e.Tr().HostCompanionName("web", ns, pods.TokenSuffix)}
 	synctest.Eventually(t, "token secret owned by the host pod", func(ctx context.Context) (bool, error) {
