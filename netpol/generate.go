@@ -25,6 +25,17 @@ const (
 	ManagedByValue = "vclusterkit"
 	// NamePrefix starts the name of every generated policy.
 	NamePrefix = "vclusterkit-"
+
+	// LabelIngressPolicies and LabelEgressPolicies are "true" (else "false" or absent)
+	// on a host pod that NetworkPolicies written inside its virtual cluster
+	// select for ingress or egress. In a virtual cluster's host namespace the isolation's
+	// allowance of the tenant's scope (Mode) leaves such a pod out for that direction, so
+	// the tenant's own policies decide what reaches it inside the scope, as they would in
+	// a cluster of its own: a deny-all written inside the virtual cluster denies. Only
+	// the engine sets them (the pods syncer; tenant keys under vclusterkit.io are escaped
+	// on the host).
+	LabelIngressPolicies = "netpol.vclusterkit.io/ingress-policies"
+	LabelEgressPolicies  = "netpol.vclusterkit.io/egress-policies"
 )
 
 // ErrInvalidTarget wraps validation failures of Generate's input.
@@ -126,17 +137,15 @@ func Generate(t Target, opts Options) ([]networkingv1.NetworkPolicy, error) {
 	}
 	peers = append(peers, opts.ControlPlane...)
 
-	var ingressPeers, egressPeers []networkingv1.NetworkPolicyPeer
-	for _, p := range peers {
-		ingressPeers = append(ingressPeers, *p.DeepCopy())
-		egressPeers = append(egressPeers, *p.DeepCopy())
-	}
-	out := []networkingv1.NetworkPolicy{
-		t.policy("isolation", networkingv1.NetworkPolicySpec{
+	var out []networkingv1.NetworkPolicy
+	if t.VirtualCluster == "" {
+		out = append(out, t.policy("isolation", networkingv1.NetworkPolicySpec{
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: ingressPeers}},
-			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: egressPeers}},
-		}),
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: copyPeers(peers)}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: copyPeers(peers)}},
+		}))
+	} else {
+		out = append(out, virtualClusterIsolation(t, scope, peers[1:])...)
 	}
 	dns := opts.DNS
 	if len(dns) == 0 {
@@ -182,6 +191,56 @@ func Generate(t Target, opts Options) ([]networkingv1.NetworkPolicy, error) {
 		}))
 	}
 	return out, nil
+}
+
+func copyPeers(peers []networkingv1.NetworkPolicyPeer) []networkingv1.NetworkPolicyPeer {
+	out := make([]networkingv1.NetworkPolicyPeer, 0, len(peers))
+	for _, p := range peers {
+		out = append(out, *p.DeepCopy())
+	}
+	return out
+}
+
+// virtualClusterIsolation is the isolation of a virtual cluster's host namespace, in
+// three policies whose union is the single isolation policy of a space for a pod that
+// no policy inside the virtual cluster selects:
+//
+//   - "isolation" isolates every pod in both directions and allows the platform's
+//     peers (Options.AllowedPeers, Options.ControlPlane) only;
+//   - "isolation-ingress" allows the tenant's scope (Mode) to reach the pods whose
+//     LabelIngressPolicies is not "true";
+//   - "isolation-egress" lets the pods whose LabelEgressPolicies is not "true" reach
+//     the scope.
+//
+// A pod the tenant's own policies select for a direction thus gets, for it, the
+// platform's peers plus whatever those policies (translated to this namespace by the
+// networkpolicies syncer) allow, and nothing of the scope they do not: the tenant's
+// policies work as in a cluster of its own, and can only ever narrow the isolation.
+func virtualClusterIsolation(t Target, scope networkingv1.NetworkPolicyPeer, platform []networkingv1.NetworkPolicyPeer) []networkingv1.NetworkPolicy {
+	base := networkingv1.NetworkPolicySpec{
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+	}
+	// A rule with no peers would allow everything: none at all denies.
+	if len(platform) > 0 {
+		base.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: copyPeers(platform)}}
+		base.Egress = []networkingv1.NetworkPolicyEgressRule{{To: copyPeers(platform)}}
+	}
+	without := func(label string) metav1.LabelSelector {
+		return metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: label, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"true"}}}}
+	}
+	return []networkingv1.NetworkPolicy{
+		t.policy("isolation", base),
+		t.policy("isolation-ingress", networkingv1.NetworkPolicySpec{
+			PodSelector: without(LabelIngressPolicies),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{*scope.DeepCopy()}}},
+		}),
+		t.policy("isolation-egress", networkingv1.NetworkPolicySpec{
+			PodSelector: without(LabelEgressPolicies),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{*scope.DeepCopy()}}},
+		}),
+	}
 }
 
 func (t Target) policy(suffix string, spec networkingv1.NetworkPolicySpec) networkingv1.NetworkPolicy {

@@ -76,6 +76,9 @@ func Syncers(opts Options) ([]syncer.Syncer, error) {
 	if opts.ServiceAccounts {
 		opts.Pods.HostServiceAccounts = true
 	}
+	// Host pods are marked for the NetworkPolicies written inside the
+	// virtual cluster only when those reach the host.
+	opts.Pods.NetworkPolicyLabels = !off["networkpolicies"]
 	if opts.Pods.PodSecurity == "" {
 		opts.Pods.PodSecurity = psapi.LevelBaseline
 	}

@@ -52,8 +52,26 @@
 // JSON in the annotation AnnotationCondition on the virtual object; read
 // it with Condition.
 //
-// Not modelled: a virtual cluster's pods that use the host network, and
-// DNS — pods isolated for egress reach the DNS server (on the host's
-// service and pod ranges) only if the host's own isolation policies
-// allow it (netpol.Generate does).
+// # With the platform's isolation
+//
+// A virtual cluster's host namespace usually carries the tenant's
+// generated isolation (netpol.Generate), which allows the tenant's whole
+// scope. NetworkPolicies only ever add allowances, so without more a
+// deny-all written inside the virtual cluster could not deny a neighbour
+// the isolation allows. The pods syncer therefore marks each host pod with
+// the directions its virtual namespace's policies select
+// (netpol.LabelIngressPolicies, netpol.LabelEgressPolicies; builtin sets
+// pods.Options.NetworkPolicyLabels when this syncer runs), and the
+// isolation of a virtual cluster's host namespace allows the scope only to
+// pods not marked for that direction: a selected pod gets what the
+// tenant's translated policies allow, plus the platform's own peers
+// (netpol.Options.AllowedPeers, ControlPlane), as in a cluster of its own.
+// Between a policy's creation and the relabelling of its pods (the same
+// reconcile as the pods' next sync, usually milliseconds) the pods keep the
+// isolation's allowance.
+//
+// Not modelled: a virtual cluster's pods that use the host network. DNS:
+// pods reach the virtual cluster's own DNS (vcluster/dns), a pod of the
+// virtual cluster, as the tenant's policies allow, as in any cluster; the
+// host's DNS stays reachable through the isolation's DNS policy.
 package networkpolicies

@@ -76,6 +76,14 @@ type Options struct {
 	// pod never carries the virtual spec.priority or preemptionPolicy: the
 	// host's admission computes them from the class.
 	AllowedPriorityClasses []string
+	// NetworkPolicyLabels marks host pods that NetworkPolicies inside the
+	// virtual cluster select (netpol.LabelIngressPolicies,
+	// netpol.LabelEgressPolicies), so the host namespace's isolation
+	// leaves those directions to the tenant's policies (netpol.Generate
+	// for a virtual cluster's host namespace). Set it only when the
+	// networkpolicies syncer runs, which carries those policies to the
+	// host; builtin.Syncers does.
+	NetworkPolicyLabels bool
 	// TokenExpiration default DefaultTokenExpiration.
 	TokenExpiration time.Duration
 }
@@ -241,7 +249,24 @@ func (s *Syncer) ToHost(ctx context.Context, sc *syncer.Context, obj ctrl.Object
 	if err := s.ensureMounts(ctx, sc, v); err != nil {
 		return nil, err
 	}
+	if err := s.setPolicyLabels(ctx, sc, v, h); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+func (s *Syncer) setPolicyLabels(ctx context.Context, sc *syncer.Context, v, h *corev1.Pod) error {
+	pl, err := s.policyLabels(ctx, sc, v)
+	if err != nil || len(pl) == 0 {
+		return err
+	}
+	if h.Labels == nil {
+		h.Labels = map[string]string{}
+	}
+	for k, val := range pl {
+		h.Labels[k] = val
+	}
+	return nil
 }
 
 func (s *Syncer) checkSecurity(pol *podPolicy, v, h *corev1.Pod) error {
@@ -259,7 +284,7 @@ func (s *Syncer) checkSecurity(pol *podPolicy, v, h *corev1.Pod) error {
 // not scheduled yet is held to the tenant's current policy (refused, or
 // created again when the enforced node selector changed); a scheduled one
 // is not stopped by a policy change (ToVirtual marks it instead).
-func (s *Syncer) ToHostUpdate(_ context.Context, _ *syncer.Context, obj, hostObj ctrl.Object) (ctrl.Object, error) {
+func (s *Syncer) ToHostUpdate(ctx context.Context, sc *syncer.Context, obj, hostObj ctrl.Object) (ctrl.Object, error) {
 	v, h := obj.(*corev1.Pod), hostObj.(*corev1.Pod)
 	d := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{}}, Spec: *h.Spec.DeepCopy()}
 	for _, k := range []string{AnnotationServiceAccount, AnnotationServiceEnv} {
@@ -289,6 +314,9 @@ func (s *Syncer) ToHostUpdate(_ context.Context, _ *syncer.Context, obj, hostObj
 		if err := s.checkPending(s.policy.Load(), v, d); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.setPolicyLabels(ctx, sc, v, d); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
