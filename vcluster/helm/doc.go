@@ -36,16 +36,54 @@
 // # Readiness and reach
 //
 // Provision does not block: it reports Ready once the StatefulSet has a
-// ready replica, and a RequeueAfter until then. The admin kubeconfig's
-// server is the in-cluster Service URL (https://vcluster-NAME.NS.svc:443):
-// it answers from inside the host cluster or through a port-forward.
+// ready replica, and a RequeueAfter until then.
+//
+// The API server answers at its Service's ClusterIP, which is the
+// endpoint (https://CLUSTER-IP:443) and the server of the admin and user
+// kubeconfigs. Before a first install the provisioner creates that Service
+// itself, marked as the release's so that Helm adopts it, so the address
+// is known when the PKI is made: the first revision's serving certificate
+// covers it, beside the Service's in-cluster names
+// (vcluster-NAME.NS.svc…) and kubernetes.default.svc. The ClusterIP is
+// what every client can reach: the engine or any host pod, a node (through
+// kube-proxy), and the virtual cluster's own pods, whose DNS is the
+// virtual cluster's and does not know the host's Service names (the pods
+// syncer points their KUBERNETES_SERVICE_HOST and kubernetes.default.svc
+// at it). A custom chart must render that Service under the release's
+// name.
 //
 // Pause and Resume scale the StatefulSet to zero and back through an
 // upgrade (the claim, hence every object, stays). Rollback and History
 // expose Helm's release history.
 //
-// On a KWOK host (what vclusterkit's tests use), pods are scheduled and
-// marked Running and Ready but no container runs: the rendered objects,
-// upgrades, rollbacks, sleeping and uninstalling are real there, a
-// kubeconfig that answers is not.
+// # Logs, exec and port-forward
+//
+// The Provisioner implements vcluster.KubeletServing: the PKI holds a
+// kubelet CA of its own and the API server's kubelet client certificate,
+// passed to kube-apiserver (--kubelet-client-certificate,
+// --kubelet-certificate-authority), and the engine serves each virtual
+// cluster's kubelet API, which admits only that client certificate, at
+// Options.KubeletAddress (vcluster.KubeletAddresser). That address must be
+// reachable from the control-plane pod: the engine pod's IP, or the node's
+// when the engine runs on a node. Where the host isolates namespaces with
+// NetworkPolicies, the provisioner adds one, RELEASE-kubelet, that lets
+// the control-plane pods (selected by LabelControlPlane, a label no synced
+// pod can carry) and nothing else reach that address.
+//
+// # Nodes
+//
+// On real nodes the control plane runs as a pod like any other: the
+// images are values (Options.Images, images.pullPolicy), so a platform can
+// point them at a mirror; vclusterkit's own real-node tests build them
+// locally (internal/images) and run them with pullPolicy Never. The
+// sqlite store needs a PersistentVolume for its claim. The root file
+// systems are read-only, so every container gets an emptyDir at /tmp
+// (SQLite writes temporary files there). extraArgs.apiServer,
+// extraArgs.controllerManager and extraArgs.kine add flags. With the
+// default resources the pod requests 350m CPU and 896Mi memory.
+//
+// On a KWOK host (fake nodes), pods are scheduled and marked Running and
+// Ready but no container runs: the rendered objects, upgrades, rollbacks,
+// sleeping and uninstalling are real there, a kubeconfig that answers is
+// not.
 package helm

@@ -43,7 +43,8 @@ func TestRenderValuesPrecedence(t *testing.T) {
 	}
 	p := &Provisioner{chart: ch, opts: Options{
 		Images: Images{Kine: "mirror.example/kine:v0.17.5"},
-		Values: map[string]any{"storage": map[string]any{"size": "2Gi"}, "name": "platform-cannot-rename"},
+		Values: map[string]any{"storage": map[string]any{"size": "2Gi"}, "name": "platform-cannot-rename",
+			"extraArgs": map[string]any{"apiServer": []any{"--v=3"}, "kine": []any{"--debug"}}},
 	}}
 	vc := &vcluster.VirtualCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "dev", Namespace: "team-a", UID: types.UID("u1")},
@@ -68,10 +69,17 @@ func TestRenderValuesPrecedence(t *testing.T) {
 		"--kubelet-certificate-authority=/pki/kubelet-ca.crt",
 		"--kubelet-preferred-address-types=InternalIP",
 		"vcluster.vclusterkit.io/control-plane: vcluster-dev",
+		"- --v=3", // extra flags (platform value)
+		"- --debug",
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("manifest lacks %q", want)
 		}
+	}
+	// Read-only root file systems: every container writes its temporary
+	// files to an emptyDir (kine's SQLite silently lost writes without one).
+	if n := strings.Count(m, "mountPath: /tmp"); n != 3 {
+		t.Errorf("%d containers mount a writable /tmp, want all 3", n)
 	}
 	for _, bad := range []string{"platform-cannot-rename", "stolen"} {
 		if strings.Contains(m, bad) {
