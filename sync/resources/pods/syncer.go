@@ -374,7 +374,11 @@ func (s *Syncer) ToVirtual(ctx context.Context, sc *syncer.Context, obj, hostObj
 	if !equality.Semantic.DeepEqual(v.Status, want) && h.Status.Phase != "" {
 		nv := v.DeepCopy()
 		nv.Status = want
-		if err := sc.Virtual.Status().Update(ctx, nv); err != nil {
+		// A merge patch without a resourceVersion: the Binding just
+		// posted changed the pod, so an Update from v would always
+		// conflict (409) and be retried. The syncer is the only writer
+		// of a virtual pod's status (there is no kubelet inside).
+		if err := sc.Virtual.Status().Patch(ctx, nv, ctrl.MergeFrom(v)); err != nil {
 			return syncer.Result{}, fmt.Errorf("update virtual status: %w", err)
 		}
 	}

@@ -380,6 +380,9 @@ func TestPodDNSAndReplacement(t *testing.T) {
 	if err := e.Virtual.Create(ctx, dns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	// The virtual API server is shared by this package's tests: a DNS
+	// Service left behind would hold every later test's pods back.
+	t.Cleanup(func() { _ = e.Virtual.Delete(context.Background(), dns) })
 	// Only the pods syncer: the DNS Service never reaches the host, so the
 	// pod must wait rather than start with the virtual-only IP.
 	stopPods := e.Start(newSyncer(t, pods.Options{}))
