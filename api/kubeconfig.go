@@ -68,7 +68,12 @@ func (s *Server) kubeconfig(w http.ResponseWriter, r *http.Request, c *call) err
 	if strings.HasPrefix(c.id.Name, "system:") {
 		return forbidden("user names starting with system: are reserved for Kubernetes")
 	}
-	admin, err := kubeconfig.FromSecret(r.Context(), s.opts.Client, *vc.Status.KubeconfigSecret)
+	ref := *vc.Status.KubeconfigSecret
+	if ref.Namespace == "" {
+		// The engine keeps the admin Secret beside the VirtualCluster.
+		ref.Namespace = vc.Namespace
+	}
+	admin, err := kubeconfig.FromSecret(r.Context(), s.opts.Client, ref)
 	if err != nil {
 		return err
 	}

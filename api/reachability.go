@@ -78,7 +78,10 @@ func (s *Server) reachability(w http.ResponseWriter, r *http.Request, c *call) e
 		if err != nil {
 			return fmt.Errorf("evaluating reachability: %w", err)
 		}
-		out.Names, out.Allowed = m.Names, m.Allowed
+		out.Allowed = m.Allowed
+		for _, tg := range in.Targets {
+			out.Names = append(out.Names, tg.Namespace)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

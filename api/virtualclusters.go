@@ -85,9 +85,6 @@ func (s *Server) createVC(w http.ResponseWriter, r *http.Request, c *call) error
 	if e := dnsLabel("tenant", in.Tenant); e != nil {
 		return e
 	}
-	if err := s.require(r.Context(), c, in.Tenant, tenancy.RoleAdmin, "creating a virtual cluster"); err != nil {
-		return err
-	}
 	vc := &vcluster.VirtualCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: in.Name, Namespace: s.opts.VirtualClusterNamespace,
 			Annotations: map[string]string{AnnotationCreatedBy: c.id.Name}},
@@ -107,6 +104,9 @@ func (s *Server) createVC(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	if len(vc.Spec.HostNamespace) > 63 {
 		return invalid("name", "tenant and name together are too long: the host namespace %s-vc-%s would have more than 63 characters", in.Tenant, in.Name)
+	}
+	if err := s.require(r.Context(), c, in.Tenant, tenancy.RoleAdmin, "creating a virtual cluster"); err != nil {
+		return err
 	}
 	if err := s.opts.Client.Create(r.Context(), vc); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,7 +137,8 @@ func Start(ctx context.Context) (_ *Platform, err error) {
 	p.Audit = &Recorder{}
 	p.Audit.json = audit.NewJSONLines(&p.Audit.lines)
 	p.API, err = api.New(api.Options{Client: p.Client, Authenticator: auth.Chain{OIDC: oidcAuth, Keys: p.Keys}, Keys: p.Keys,
-		Audit: p.Audit, VirtualClusterNamespace: Namespace})
+		Audit: p.Audit, VirtualClusterNamespace: Namespace,
+		Logger: funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, "api:", prefix, args) }, funcr.Options{})})
 	if err != nil {
 		return nil, err
 	}
