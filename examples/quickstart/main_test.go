@@ -34,6 +34,7 @@ func TestQuickstartStory(t *testing.T) {
 		"logs client      → client up on client",
 		"(web's virtual cluster, as bob) → shop shop-",
 		"(web's virtual cluster, as bob) → exec in shop-",
+		"(web's virtual cluster, its own DNS) → ",
 		"shop says hello from shop-",
 		"web-staging/client (team web)      allow      connected",
 		"vc-data/isolation-probe (data)     deny       refused",

@@ -128,13 +128,8 @@ func run(m *testing.M) (code int, err error) {
 	defer func() {
 		estop()
 		<-engineDone
-		if p, perr := eng.Provisioners().Get(local.Name); perr == nil {
-			if lp, ok := p.(*local.Provisioner); ok {
-				sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-				lp.Shutdown(sctx)
-				scancel()
-			}
-		}
+		// Start has shut the local control planes down (the engine stops
+		// vcluster.Shutdowner provisioners when it returns).
 	}()
 
 	sch := runtime.NewScheme()

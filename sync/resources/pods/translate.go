@@ -2,6 +2,7 @@ package pods
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,10 +241,22 @@ func translateContainer(tr *translate.Translator, ns string, c *corev1.Container
 			c.EnvFrom[i].SecretRef.Name = name(c.EnvFrom[i].SecretRef.Name)
 		}
 	}
-	// Service variables come first so the container's own win, as with
-	// the kubelet.
+	// Service variables come first, and only those the container does not
+	// set itself: its own win, as with the kubelet, and the host pod never
+	// has one name twice (which server-side apply refuses, so the host pod
+	// could never be updated again).
 	if len(serviceEnv) > 0 {
-		c.Env = append(append([]corev1.EnvVar(nil), serviceEnv...), c.Env...)
+		own := make(map[string]bool, len(c.Env))
+		for _, e := range c.Env {
+			own[e.Name] = true
+		}
+		env := make([]corev1.EnvVar, 0, len(serviceEnv)+len(c.Env))
+		for _, e := range serviceEnv {
+			if !own[e.Name] {
+				env = append(env, e)
+			}
+		}
+		c.Env = append(env, c.Env...)
 	}
 	return nil
 }
@@ -366,6 +379,27 @@ func hostKeys(p *field.Path, keys []string) ([]string, error) {
 // set for the virtual services of the pod's namespace, plus
 // KUBERNETES_SERVICE_HOST/PORT for the virtual API server.
 func serviceEnvVars(in TranslateInput, v *corev1.Pod) []corev1.EnvVar {
+	return uniqueEnv(serviceEnvList(in, v))
+}
+
+// uniqueEnv keeps one variable per name, the last one's value at the first
+// one's place: the kubernetes Service's link variables in the namespace
+// default are replaced by the virtual API server's.
+func uniqueEnv(env []corev1.EnvVar) []corev1.EnvVar {
+	at := make(map[string]int, len(env))
+	out := make([]corev1.EnvVar, 0, len(env))
+	for _, e := range env {
+		if i, ok := at[e.Name]; ok {
+			out[i] = e
+			continue
+		}
+		at[e.Name] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+func serviceEnvList(in TranslateInput, v *corev1.Pod) []corev1.EnvVar {
 	var out []corev1.EnvVar
 	if v.Spec.EnableServiceLinks == nil || *v.Spec.EnableServiceLinks {
 		svcs := append([]corev1.Service(nil), in.Services...)
@@ -382,11 +416,21 @@ func serviceEnvVars(in TranslateInput, v *corev1.Pod) []corev1.EnvVar {
 		if in.APIServerPort == 0 {
 			port = "443"
 		}
+		addr := "tcp://" + net.JoinHostPort(in.APIServerHost, port)
 		out = append(out,
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: in.APIServerHost},
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: port},
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: port},
-			corev1.EnvVar{Name: "KUBERNETES_PORT", Value: "tcp://" + in.APIServerHost + ":" + port},
+			corev1.EnvVar{Name: "KUBERNETES_PORT", Value: addr},
+		)
+		// The link variables of the kubernetes Service (the kubelet sets
+		// them in every namespace; pods in default got them above) name
+		// the virtual API server too.
+		out = append(out,
+			corev1.EnvVar{Name: "KUBERNETES_PORT_443_TCP", Value: addr},
+			corev1.EnvVar{Name: "KUBERNETES_PORT_443_TCP_PROTO", Value: "tcp"},
+			corev1.EnvVar{Name: "KUBERNETES_PORT_443_TCP_PORT", Value: port},
+			corev1.EnvVar{Name: "KUBERNETES_PORT_443_TCP_ADDR", Value: in.APIServerHost},
 		)
 	}
 	return out

@@ -147,6 +147,48 @@ func TestToHostPodServiceLinks(t *testing.T) {
 	}
 }
 
+// A pod in the namespace default has link variables for the virtual
+// kubernetes Service, the same names as the virtual API server's; a
+// container may set a service variable itself. The host pod must hold each
+// name once (server-side apply refuses a list with a key twice, so such a
+// host pod could never be updated: found running the quickstart, whose
+// shop in default never showed Running inside), with the virtual API
+// server's address and the container's own values winning.
+func TestToHostPodEnvNamesUnique(t *testing.T) {
+	in := testInput(t)
+	in.Services = []corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "default"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}}},
+	}
+	v := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c",
+		Env: []corev1.EnvVar{{Name: "SHOP_SERVICE_HOST", Value: "mine"}}}}}}
+	h, err := ToHostPod(in, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := h.Spec.Containers[0].Env
+	seen := map[string]bool{}
+	for _, e := range env {
+		if seen[e.Name] {
+			t.Errorf("variable %s twice in the host pod: %v", e.Name, env)
+		}
+		seen[e.Name] = true
+	}
+	for name, want := range map[string]string{
+		"KUBERNETES_SERVICE_HOST":       "10.0.0.2",
+		"KUBERNETES_SERVICE_PORT":       "6443",
+		"KUBERNETES_PORT":               "tcp://10.0.0.2:6443",
+		"KUBERNETES_PORT_443_TCP_ADDR":  "10.0.0.2",
+		"KUBERNETES_SERVICE_PORT_HTTPS": "6443",
+		"SHOP_SERVICE_HOST":             "mine",
+		"SHOP_SERVICE_PORT":             "80",
+	} {
+		if got := envValue(env, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // Affinity and topology spread selectors must only match pods of the same
 // virtual cluster and the namespaces the term names, whatever the tenant
 // writes.
