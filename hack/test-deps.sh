@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides the Kubernetes binaries (make tools):
-# a PostgreSQL server for tenancy/sqlstore's PostgreSQL conformance run, and
+# a PostgreSQL server for tenancy/sqlstore's PostgreSQL conformance run,
+# Chromium for the console's headless browser tests, and
 # what a real node needs (runc, the CNI plugins, static busybox for test
 # images, iptables/ipset/conntrack/nftables for kube-proxy and kube-router).
 # The tests start their own servers and node; nothing here starts a
@@ -43,6 +44,11 @@ have_pg() {
 if ! have_pg; then
   echo "test-deps: installing PostgreSQL from Debian packages"
   apt_install postgresql
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  # The console's browser tests (examples/console) drive headless Chromium.
+  echo "test-deps: installing Chromium from Debian packages (browser tests)"
+  apt_install chromium
 fi
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   # PostgreSQL refuses to run as root; the tests run it as this user.
