@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,8 +45,11 @@ func kubeletTLS(ctx context.Context, p vcluster.Provisioner, vc *vcluster.Virtua
 
 // newKubeletProxy binds the kubelet API server of the virtual cluster of
 // spec, which runs beside its sync engine; nil when spec has no kubelet
-// credentials.
-func newKubeletProxy(h *syncer.Host, spec syncerSpec) (*kubeletproxy.Server, *syncer.KubeletEndpoint, error) {
+// credentials. It binds port when it can (the one this virtual cluster
+// had before a restart, say after it slept: its virtual nodes still
+// advertise it, and kubectl logs or exec right after waking would find a
+// closed port until the nodes syncer caught up), else a free one.
+func newKubeletProxy(h *syncer.Host, spec syncerSpec, port int32) (*kubeletproxy.Server, *syncer.KubeletEndpoint, error) {
 	if spec.kubelet == nil {
 		return nil, nil, nil
 	}
@@ -53,13 +57,18 @@ func newKubeletProxy(h *syncer.Host, spec syncerSpec) (*kubeletproxy.Server, *sy
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubelet API: virtual client: %w", err)
 	}
-	srv, err := kubeletproxy.New(kubeletproxy.Options{
+	opts := kubeletproxy.Options{
 		VirtualCluster: spec.name, HostNamespace: spec.hostNamespace,
 		Virtual: virtual, Host: h.Cluster().GetAPIReader(), HostConfig: h.Config(),
 		ClientCA: spec.kubelet.ClientCA, ClientName: spec.kubelet.ClientName,
 		Cert: spec.kubelet.Cert, Key: spec.kubelet.Key,
-		Address: net.JoinHostPort(spec.kubeletAddress.String(), "0"),
-	})
+		Address: net.JoinHostPort(spec.kubeletAddress.String(), strconv.Itoa(int(port))),
+	}
+	srv, err := kubeletproxy.New(opts)
+	if err != nil && port != 0 {
+		opts.Address = net.JoinHostPort(spec.kubeletAddress.String(), "0")
+		srv, err = kubeletproxy.New(opts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

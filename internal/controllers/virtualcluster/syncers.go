@@ -119,10 +119,13 @@ type syncerSet struct {
 	mu      sync.Mutex
 	root    context.Context
 	running map[string]*runningSyncer
+	// kubeletPorts are the ports each virtual cluster's kubelet API had
+	// last, which a restarted one binds again when it can.
+	kubeletPorts map[string]int32
 }
 
 func newSyncerSet(h *syncer.Host, reg prometheus.Registerer) *syncerSet {
-	return &syncerSet{host: h, reg: reg, running: map[string]*runningSyncer{}}
+	return &syncerSet{host: h, reg: reg, running: map[string]*runningSyncer{}, kubeletPorts: map[string]int32{}}
 }
 
 // run is the manager runnable: it provides the context the syncers run in
@@ -185,9 +188,12 @@ func (s *syncerSet) start(key string, spec syncerSpec) (*syncer.Engine, error) {
 			delete(s.running, key)
 		}
 	}
-	kp, ep, err := newKubeletProxy(s.host, spec)
+	kp, ep, err := newKubeletProxy(s.host, spec, s.kubeletPorts[key])
 	if err != nil {
 		return nil, err
+	}
+	if ep != nil {
+		s.kubeletPorts[key] = ep.Port
 	}
 	spec.kubeletEndpoint = ep
 	eng, err := newSyncEngine(s.host, spec, s.reg)
