@@ -35,6 +35,8 @@ func TestQuickstartStory(t *testing.T) {
 		"(web's virtual cluster, as bob) → shop shop-",
 		"(web's virtual cluster, as bob) → exec in shop-",
 		"(web's virtual cluster, its own DNS) → ",
+		"(inside web's virtual cluster) → vclient to shop: refused",
+		"vclient role=frontend → vclient to shop: shop says hello",
 		"shop says hello from shop-",
 		"web-staging/client (team web)      allow      connected",
 		"vc-data/isolation-probe (data)     deny       refused",

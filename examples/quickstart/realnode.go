@@ -123,6 +123,49 @@ func (s *story) realContainers(ctx context.Context) error {
 	}
 	s.say("$ kubectl exec vclient -- nc shop 80  (web's virtual cluster, its own DNS) → %s", strings.ReplaceAll(strings.TrimSpace(short), "\n", " → "))
 
+	// A NetworkPolicy bob writes inside his virtual cluster holds for real
+	// packets, although the platform's isolation lets all of team web in.
+	const frontendOnly = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: shop-from-frontend}
+spec:
+  podSelector: {matchLabels: {app: shop}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: frontend}}
+`
+	if out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", frontendOnly, "apply", "-n", "default", "-f", "-"); err != nil {
+		return fmt.Errorf("kubectl apply of a NetworkPolicy in web's virtual cluster as bob: %v: %s", err, out)
+	}
+	reach := func(want bool) (string, error) {
+		var out string
+		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			out, _ = s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "exec", "vclient", "--", "sh", "-c",
+				"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 shop 80 | tail -1")
+			return strings.Contains(out, "shop says hello") == want, nil
+		})
+		if !want {
+			out = "refused"
+		}
+		return strings.TrimSpace(out), err
+	}
+	got, err := reach(false)
+	if err != nil {
+		return fmt.Errorf("bob's NetworkPolicy shop-from-frontend did not stop his unlabelled pod from reaching the shop")
+	}
+	s.say("$ kubectl apply NetworkPolicy shop-from-frontend (inside web's virtual cluster) → vclient to shop: %s", got)
+	if out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "label", "pod", "vclient", "role=frontend"); err != nil {
+		return fmt.Errorf("kubectl label as bob: %v: %s", err, out)
+	}
+	if got, err = reach(true); err != nil {
+		return fmt.Errorf("bob's pod labelled role=frontend cannot reach the shop through his NetworkPolicy: %q", got)
+	}
+	s.say("$ kubectl label pod vclient role=frontend → vclient to shop: %s", got)
+	if out, err := s.kubectlRun(ctx, "web-bob.kubeconfig", "", "-n", "default", "delete", "networkpolicy", "shop-from-frontend"); err != nil {
+		return fmt.Errorf("kubectl delete networkpolicy as bob: %v: %s", err, out)
+	}
+
 	// bob works in web's space with the host credentials of a member: the
 	// admin's kubeconfig impersonating him, so his RBAC decides.
 	asBob := func(args ...string) (string, error) {
