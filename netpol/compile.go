@@ -149,7 +149,7 @@ func NewEvaluator(policies []networkingv1.NetworkPolicy, namespaces []corev1.Nam
 			errs = append(errs, field.Invalid(p.Child("spec", "podSelector"), pol.Spec.PodSelector.String(), err.Error()))
 			continue
 		}
-		ingress, egress := policyTypes(pol)
+		ingress, egress := PolicyTypes(pol)
 		idx := len(ev.policies)
 		ev.policies = append(ev.policies, cp)
 		for j := range ev.pods {
@@ -186,9 +186,10 @@ func podIPs(pod *corev1.Pod) []string {
 	return out
 }
 
-// policyTypes applies the API's defaulting: without explicit policyTypes a policy is
-// always an ingress policy, and an egress policy when it has egress rules.
-func policyTypes(pol *networkingv1.NetworkPolicy) (ingress, egress bool) {
+// PolicyTypes reports whether pol isolates the pods it selects for ingress and for
+// egress, with the API's defaulting: without explicit policyTypes a policy is always an
+// ingress policy, and an egress policy when it has egress rules.
+func PolicyTypes(pol *networkingv1.NetworkPolicy) (ingress, egress bool) {
 	if len(pol.Spec.PolicyTypes) == 0 {
 		return true, len(pol.Spec.Egress) > 0
 	}

@@ -15,24 +15,6 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 )
 
-// PolicyTypes reports whether policy p selects a pod for ingress and for
-// egress, the way the NetworkPolicy API defines its policyTypes when they
-// are left out (Ingress always, Egress when it has egress rules).
-func PolicyTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
-	if len(p.Spec.PolicyTypes) == 0 {
-		return true, len(p.Spec.Egress) > 0
-	}
-	for _, t := range p.Spec.PolicyTypes {
-		switch t {
-		case networkingv1.PolicyTypeIngress:
-			ingress = true
-		case networkingv1.PolicyTypeEgress:
-			egress = true
-		}
-	}
-	return ingress, egress
-}
-
 // PolicyLabels are the labels (netpol.LabelIngressPolicies,
 // netpol.LabelEgressPolicies) of the host copy of virtual pod v given the
 // NetworkPolicies of its virtual namespace: which directions of v the
@@ -49,7 +31,7 @@ func PolicyLabels(v *corev1.Pod, policies []networkingv1.NetworkPolicy) map[stri
 		if err != nil || !sel.Matches(labels.Set(v.Labels)) {
 			continue
 		}
-		i, e := PolicyTypes(p)
+		i, e := netpol.PolicyTypes(p)
 		in, eg = in || i, eg || e
 	}
 	// Always both, "false" included: the sync engine only writes a host
