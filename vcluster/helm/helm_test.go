@@ -291,6 +291,34 @@ func TestBadInputOnKWOK(t *testing.T) {
 		}
 		waitNothingLeft(t, p, vc)
 	})
+	t.Run("a foreign Service holds the release's name", func(t *testing.T) {
+		// The provisioner makes the API server's Service before the
+		// install; one of that name that is not the release's is left
+		// alone and the install refused.
+		hostNamespace(t, p, "team-svc")
+		foreign := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "vcluster-taken", Namespace: "team-svc"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+		if err := p.host.Create(ctx, foreign); err != nil {
+			t.Fatal(err)
+		}
+		vc := &vcluster.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: "team-svc"}, Spec: vcluster.VirtualClusterSpec{Tenant: "acme"}}
+		_, err := p.Provision(ctx, vcluster.Request{Cluster: vc})
+		if !errors.Is(err, vcluster.ErrConflict) {
+			t.Errorf("error = %v, want ErrConflict", err)
+		}
+		var got corev1.Service
+		mustGet(t, p, "team-svc", "vcluster-taken", &got)
+		if got.UID != foreign.UID || len(got.Annotations) != 0 {
+			t.Errorf("the foreign Service was modified: %+v", got.ObjectMeta)
+		}
+		if err := p.Deprovision(ctx, vc); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, p, "team-svc", "vcluster-taken", &got)
+		if got.UID != foreign.UID {
+			t.Error("Deprovision deleted the foreign Service")
+		}
+	})
 	t.Run("chart fails to install", func(t *testing.T) {
 		// A user value the API server rejects: the failed install is rolled
 		// away completely.
