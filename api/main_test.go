@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/vclusterkit/vclusterkit/internal/platformtest"
 )
@@ -110,3 +111,5 @@ func call(t *testing.T, method, path, token string, body any) answer {
 }
 
 type corev1SecretList struct{ corev1.SecretList }
+
+func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vclusterkit/vclusterkit/api/auth"
+	"github.com/vclusterkit/vclusterkit/quota/showback"
 )
 
 // operation documents one route. The table is written by hand, apart from
@@ -26,6 +27,7 @@ var operations = []operation{
 	{method: "GET", path: "/whoami", summary: "The caller, its groups, how it signed in, an API key's scope and its effective role in each tenant.", response: WhoAmI{}, status: 200},
 	{method: "GET", path: "/tenants", summary: "Tenants the caller has a role in, parents before children, with usage against quota.", response: List[Tenant]{}, status: 200, params: []string{"limit", "continue"}},
 	{method: "GET", path: "/tenants/{tenant}", summary: "One tenant.", response: Tenant{}, status: 200},
+	{method: "GET", path: "/tenants/{tenant}/cost", summary: "Priced usage (requested resources × time) of the tenant's subtree in one period.", response: showback.Report{}, status: 200, params: []string{"period"}},
 	{method: "GET", path: "/tenants/{tenant}/members", summary: "Effective members: direct and inherited, with the tenant granting each role.", response: List[Member]{}, status: 200},
 	{method: "PUT", path: "/tenants/{tenant}/members", summary: "Add a member or change its role (admin).", request: SetMember{}, response: Member{}, status: 200},
 	{method: "DELETE", path: "/tenants/{tenant}/members/{kind}/{name}", summary: "Remove a direct member (admin).", status: 204},

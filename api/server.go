@@ -18,6 +18,7 @@ import (
 
 	"github.com/vclusterkit/vclusterkit/api/audit"
 	"github.com/vclusterkit/vclusterkit/api/auth"
+	"github.com/vclusterkit/vclusterkit/quota/showback"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
@@ -50,6 +51,9 @@ type Options struct {
 	// zero means one hour. The virtual cluster's signer does not go below
 	// ten minutes.
 	KubeconfigLifetime time.Duration
+	// Showback prices tenants' usage (/tenants/{tenant}/cost); nil
+	// answers that route with 404.
+	Showback *showback.Meter
 	// Logger logs server-side errors; the zero value discards.
 	Logger logr.Logger
 }
@@ -117,6 +121,7 @@ func (s *Server) register() {
 	s.handle("GET", "/whoami", s.whoami)
 	s.handle("GET", "/tenants", s.listTenants)
 	s.handle("GET", "/tenants/{tenant}", s.getTenant)
+	s.handle("GET", "/tenants/{tenant}/cost", s.cost)
 	s.handle("GET", "/tenants/{tenant}/members", s.listMembers)
 	s.handle("PUT", "/tenants/{tenant}/members", s.setMember)
 	s.handle("DELETE", "/tenants/{tenant}/members/{kind}/{name}", s.deleteMember)

@@ -29,6 +29,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/internal/oidctest"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
+	"github.com/vclusterkit/vclusterkit/quota/showback"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
@@ -51,9 +52,33 @@ type Platform struct {
 	// Server serves API at Server.URL + api.Prefix.
 	Server *httptest.Server
 	Audit  *Recorder
+	// Showback meters the engine's ledger on Clock: tests advance the
+	// clock and call Sample.
+	Showback *showback.Meter
+	Clock    *Clock
 
 	stop     func()
 	stateDir string
+}
+
+// Clock is a clock tests set.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock on.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // Recorder is an audit sink keeping events in memory and writing them as
@@ -136,7 +161,12 @@ func Start(ctx context.Context) (_ *Platform, err error) {
 	p.Keys = &auth.KeyStore{Client: p.Client, Namespace: Namespace}
 	p.Audit = &Recorder{}
 	p.Audit.json = audit.NewJSONLines(&p.Audit.lines)
-	p.API, err = api.New(api.Options{Client: p.Client, Authenticator: auth.Chain{OIDC: oidcAuth, Keys: p.Keys}, Keys: p.Keys,
+	p.Clock = &Clock{t: time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)}
+	p.Showback, err = showback.NewMeter(showback.Options{Source: p.Engine.Ledger(), Now: p.Clock.Now})
+	if err != nil {
+		return nil, err
+	}
+	p.API, err = api.New(api.Options{Showback: p.Showback, Client: p.Client, Authenticator: auth.Chain{OIDC: oidcAuth, Keys: p.Keys}, Keys: p.Keys,
 		Audit: p.Audit, VirtualClusterNamespace: Namespace,
 		Logger: funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, "api:", prefix, args) }, funcr.Options{})})
 	if err != nil {
