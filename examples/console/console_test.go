@@ -159,6 +159,7 @@ func TestAdminInBrowser(t *testing.T) {
 	bars := eval[int](t, ctx, `document.querySelectorAll(".usage progress").length`)
 	pwned := eval[string](t, ctx, `String(window.pwned)`)
 	display := eval[string](t, ctx, `document.querySelector("#tenant-acme-web .display").textContent`)
+	do(t, ctx, "the cost line", waitText("#tenant-acme .cost", "Cost this period (with descendants): 0.0000 USD"))
 	if bars < 1 || pwned != "undefined" || !strings.Contains(display, "<img src=x") {
 		t.Fatalf("usage bars %d, window.pwned %q, acme-web's display name shown as %q (want the markup as text)", bars, pwned, display)
 	}
@@ -207,8 +208,10 @@ func TestAdminInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "reachability")
 
+	renders := eval[string](t, ctx, `document.querySelector("#tree").dataset.renders`)
 	do(t, ctx, "deleting",
 		chromedp.Click(chromedp.CSS("#show-tree")),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#tree").dataset.renders !== %q`, renders), chromedp.WithPollingTimeout(time.Minute)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-vc=portal] button.delete`)),
 		chromedp.Click(chromedp.CSS(`tr[data-vc=portal] button.delete`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`tr[data-vc=portal]`)),

@@ -10,6 +10,7 @@
 //	vck sleep web; vck wake web
 //	vck kubeconfig web > web.kubeconfig
 //	vck connect web            (merges into $KUBECONFIG or ~/.kube/config and switches context)
+//	vck cost acme --period 2026-12-07   (priced usage of acme's subtree)
 //	vck completion bash|zsh|fish|powershell
 //
 // Every command takes -o table|json|yaml. Errors say what to do next

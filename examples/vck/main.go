@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vclusterkit/vclusterkit/api"
+	"github.com/vclusterkit/vclusterkit/quota/showback"
 )
 
 func main() {
@@ -111,7 +112,7 @@ func newRoot(out, errOut io.Writer, getenv func(string) string) *cobra.Command {
 	root.PersistentFlags().StringVarP(&c.output, "output", "o", "table", "output format: table, json or yaml")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.AddCommand(c.loginCmd(), c.whoamiCmd(), c.treeCmd(), c.vcCmd(), c.spaceCmd(),
-		c.sleepCmd(true), c.sleepCmd(false), c.kubeconfigCmd(), c.connectCmd())
+		c.sleepCmd(true), c.sleepCmd(false), c.kubeconfigCmd(), c.connectCmd(), c.costCmd())
 	return root
 }
 
@@ -536,4 +537,35 @@ func mergeKubeconfig(path string, kc []byte, name string) (string, error) {
 		return "", err
 	}
 	return name, os.Chmod(path, 0o600)
+}
+
+func (c *cli) costCmd() *cobra.Command {
+	var period string
+	cmd := &cobra.Command{
+		Use: "cost TENANT", Short: "Show what a tenant subtree's requested resources cost in a period", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ac, err := c.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if period != "" {
+				q.Set("period", period)
+			}
+			var rep showback.Report
+			if err := ac.do(cmd.Context(), "GET", "/tenants/"+url.PathEscape(args[0])+"/cost?"+q.Encode(), nil, &rep); err != nil {
+				return err
+			}
+			return c.print(rep, func(w *tabwriter.Writer) {
+				fmt.Fprintf(w, "tenant %s (with its descendants), %s to %s\n", rep.Tenant, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339))
+				fmt.Fprintln(w, "RESOURCE\tUSAGE\tPRICE\tCOST")
+				for _, l := range rep.Lines {
+					fmt.Fprintf(w, "%s\t%.4f %s-hours\t%.4f\t%.4f %s\n", l.Resource, l.UnitHours, l.Unit, l.PerUnitHour, l.Cost, rep.Currency)
+				}
+				fmt.Fprintf(w, "TOTAL\t\t\t%.4f %s\n", rep.Total, rep.Currency)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&period, "period", "", "a day (2006-01-02); empty means the current period")
+	return cmd
 }

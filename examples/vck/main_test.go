@@ -21,6 +21,7 @@ import (
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/internal/platformtest"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
+	"github.com/vclusterkit/vclusterkit/quota/showback"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
@@ -203,6 +204,18 @@ func TestCLIEndToEnd(t *testing.T) {
 	if _, err := waitPhase(context.Background(), mustClient(t, u), "cli", "Running", 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+
+	// Cost: the meter has seen the tree (no pods here, so zero, but the
+	// report is shaped and priced).
+	pf.Showback.Sample()
+	var rep showback.Report
+	if err := json.Unmarshal([]byte(u.must("cost", "acme", "-o", "json")), &rep); err != nil || rep.Tenant != "acme" || rep.Currency != "USD" {
+		t.Fatalf("cost -o json: %v %+v", err, rep)
+	}
+	if out := u.must("cost", "acme"); !strings.Contains(out, "TOTAL") {
+		t.Fatalf("cost:\n%s", out)
+	}
+	u.fails([]string{"cost", "acme", "--period", "soon"}, "period:", "fix period")
 
 	u.must("vc", "delete", "cli")
 	u.must("space", "delete", "cli-space")

@@ -164,6 +164,9 @@ async function renderTree() {
       line.appendChild(el("span", u.used + (u.hard ? " / " + u.hard : "")));
       usage.appendChild(line);
     }
+    call("GET", "/tenants/" + encodeURIComponent(t.name) + "/cost").then((c) => {
+      $(".cost", node).textContent = "Cost this period (with descendants): " + c.total.toFixed(4) + " " + c.currency;
+    }).catch(() => {});
     const body = $("table.vcs tbody", node);
     for (const v of vcs.filter((v) => v.tenant === t.name)) body.appendChild(vcRow(v, t.role));
     const ul = $(".spaces", node);
@@ -207,6 +210,7 @@ async function renderTree() {
     }
     tree.appendChild(node);
   }
+  tree.dataset.renders = String(Number(tree.dataset.renders || 0) + 1);
 }
 
 async function renderReach() {
