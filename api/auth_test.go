@@ -45,6 +45,7 @@ func TestBadTokensRefused(t *testing.T) {
 		{"alg none", oidctest.Unsigned(good), "refused"},
 		{"tampered", oidctest.Tampered(pf.Token("bob"), "alice"), "signature"},
 		{"garbage", "not-a-jwt", "refused"},
+		{"no user claim", issue(pf.Issuer, oidctest.Claims{Audience: platformtest.ClientID}), `no "sub" claim`},
 		{"malformed API key", "vck_zz", "malformed API key"},
 		{"unknown API key", "vck_0123456789abcdef_c2VjcmV0", "revoked or was never issued"},
 	}
