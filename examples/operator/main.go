@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +43,7 @@ type flags struct {
 	skipCRDInstall          bool
 	provisioners            string
 	localStateDir           string
+	kubeletAddress          string
 	logLevel                string
 	logFormat               string
 	podName                 string
@@ -100,6 +102,7 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 	fs.BoolVar(&f.skipCRDInstall, "skip-crd-install", false, "do not install or update the CRDs (the Helm chart installs them)")
 	fs.StringVar(&f.provisioners, "provisioners", "helm", "comma-separated provisioners to register: helm (control planes as pods in the host), local (child processes of this operator)")
 	fs.StringVar(&f.localStateDir, "local-state-dir", "", "state directory of the local provisioner; empty means the user cache directory")
+	fs.StringVar(&f.kubeletAddress, "kubelet-address", "", "IP address where the operator serves the kubelet API (logs, exec, port-forward) of helm virtual clusters, reachable from their control-plane pods; empty means $POD_IP")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +112,9 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 		return f, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	f.podName, f.podNamespace = os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if f.kubeletAddress == "" {
+		f.kubeletAddress = os.Getenv("POD_IP")
+	}
 	if f.leaderElectionNamespace == "" {
 		f.leaderElectionNamespace = f.podNamespace
 	}
@@ -129,6 +135,9 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 	}
 	if _, err := provisionerNames(f.provisioners); err != nil {
 		errs = append(errs, err)
+	}
+	if f.kubeletAddress != "" && net.ParseIP(f.kubeletAddress) == nil {
+		errs = append(errs, fmt.Errorf("--kubelet-address: %q is not an IP address", f.kubeletAddress))
 	}
 	return f, errors.Join(errs...)
 }
@@ -220,7 +229,10 @@ func serve(ctx context.Context, f flags, log logr.Logger) error {
 			var p vcluster.Provisioner
 			switch n {
 			case helm.Name:
-				p, err = helm.New(helm.Options{Config: cfg})
+				// Control planes run in pods: they reach the kubelet API
+				// this operator serves at its pod's IP (nil: loopback, and
+				// logs and exec fail inside those virtual clusters).
+				p, err = helm.New(helm.Options{Config: cfg, KubeletAddress: net.ParseIP(f.kubeletAddress)})
 			case local.Name:
 				p, err = local.New(opts.Local)
 			}

@@ -288,6 +288,7 @@ func TestOperatorBadFlags(t *testing.T) {
 		{[]string{"--provisioners=local,local"}, "given twice"},
 		{[]string{"--webhook-service-name=x", "--webhook-service-namespace=y", "--webhook-service-port=0"}, "--webhook-service-port"},
 		{[]string{"--log-level=loud"}, "--log-level"},
+		{[]string{"--kubelet-address=node-1"}, "--kubelet-address: \"node-1\" is not an IP address"},
 		{[]string{"extra"}, "unexpected arguments"},
 	} {
 		var out strings.Builder

@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/vcluster"
@@ -19,7 +20,10 @@ import (
 // Helm adopts it when it installs the chart's Service of that name: the
 // address is then known before the PKI is made, so the first revision's
 // serving certificate already covers it (and a rollback to it keeps it).
-// A Service of that name that is not the release's is never touched.
+// A Service of that name that is not the release's is never touched. When
+// the Service cannot be made early (an admission webhook that does not
+// answer, say), the install makes it and the next Provision signs the
+// serving certificate again for its address.
 func (p *Provisioner) serviceAddress(ctx context.Context, vc *vcluster.VirtualCluster, create bool) (string, error) {
 	ns, name := vc.EffectiveHostNamespace(), ReleaseName(vc)
 	var svc corev1.Service
@@ -37,7 +41,15 @@ func (p *Provisioner) serviceAddress(ctx context.Context, vc *vcluster.VirtualCl
 	}
 	svc = adoptableService(vc)
 	if err := p.host.Create(ctx, &svc); err != nil {
-		return "", fmt.Errorf("helm: creating Service %s/%s: %w", ns, name, err)
+		if apierrors.IsAlreadyExists(err) {
+			return p.serviceAddress(ctx, vc, false)
+		}
+		// The Service is only made early so that the first revision's
+		// certificate covers its address: the install makes it (or fails
+		// on the same cause, reported by Helm), and the certificate
+		// follows on the next Provision.
+		ctrl.LoggerFrom(ctx).Info("could not create the API server's Service before the install; Helm will", "namespace", ns, "service", name, "error", err.Error())
+		return "", nil
 	}
 	return clusterIP(&svc), nil
 }
