@@ -117,17 +117,33 @@ func newRoot(out, errOut io.Writer, getenv func(string) string) *cobra.Command {
 }
 
 func (c *cli) loginCmd() *cobra.Command {
-	var server, key, token string
+	var server, key, token, issuer, clientID string
 	cmd := &cobra.Command{
-		Use:   "login --server URL (--api-key KEY | --token ID_TOKEN)",
-		Short: "Sign in with an API key or an OIDC ID token and keep the credential",
+		Use:   "login --server URL (--api-key KEY | --token ID_TOKEN | --oidc-issuer URL --client-id ID)",
+		Short: "Sign in (an API key, an OIDC ID token, or the OIDC device flow) and keep the credential",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if server == "" {
 				return errors.New("--server is required (the platform API's base URL, https://HOST)")
 			}
-			if (key == "") == (token == "") {
-				return errors.New("give exactly one of --api-key and --token")
+			given := 0
+			for _, v := range []string{key, token, issuer} {
+				if v != "" {
+					given++
+				}
+			}
+			if given != 1 {
+				return errors.New("give exactly one of --api-key, --token and --oidc-issuer (device sign-in)")
+			}
+			if issuer != "" {
+				if clientID == "" {
+					return errors.New("--client-id is required with --oidc-issuer (the platform's OIDC client, the audience of its ID tokens)")
+				}
+				t, err := deviceLogin(cmd.Context(), c.errOut, newHTTPClient(), issuer, clientID)
+				if err != nil {
+					return err
+				}
+				token = t
 			}
 			u, err := url.Parse(server)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -154,6 +170,8 @@ func (c *cli) loginCmd() *cobra.Command {
 	cmd.Flags().StringVar(&server, "server", "", "platform API base URL")
 	cmd.Flags().StringVar(&key, "api-key", "", "an API key (vck_…)")
 	cmd.Flags().StringVar(&token, "token", "", "an OIDC ID token")
+	cmd.Flags().StringVar(&issuer, "oidc-issuer", "", "sign in with the OIDC device flow at this issuer")
+	cmd.Flags().StringVar(&clientID, "client-id", "", "OIDC client ID for the device flow")
 	return cmd
 }
 

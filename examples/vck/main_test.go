@@ -98,7 +98,8 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 	u.fails([]string{"vc", "list"}, "not signed in", "vck login")
 	u.fails([]string{"login", "--server", "http://127.0.0.1:1", "--token", "x"}, "cannot reach", "is the server running")
 	u.fails([]string{"login", "--server", pf.Server.URL, "--token", "not-a-token"}, "ID token refused", "sign in again")
-	u.fails([]string{"login", "--server", pf.Server.URL}, "exactly one of --api-key and --token")
+	u.fails([]string{"login", "--server", pf.Server.URL}, "exactly one of --api-key, --token and --oidc-issuer")
+	u.fails([]string{"login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL()}, "--client-id is required")
 	u.must("login", "--server", pf.Server.URL, "--token", pf.Token("bob"))
 	u.fails([]string{"vc", "create", "nope", "--tenant", "acme-web"}, "needs the admin role", "ask an admin")
 	u.fails([]string{"vc", "create", "nope", "--tenant", "globex"}, "not found", "vck tree")
@@ -248,4 +249,49 @@ func TestAPIKeyLogin(t *testing.T) {
 		t.Fatalf("whoami with a key: %v %+v", err, who)
 	}
 	u.fails([]string{"space", "create", "ci-space", "--tenant", "acme-web"}, "needs the admin role")
+}
+
+// TestDeviceLogin: vck login with the OIDC device flow against the real
+// issuer: the CLI shows a code, the user approves it at the issuer, the ID
+// token comes back and works; a denied code is an error saying so.
+func TestDeviceLogin(t *testing.T) {
+	for _, deny := range []bool{false, true} {
+		u := newUser(t)
+		type result struct {
+			errOut string
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			_, errOut, err := u.run("login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL(), "--client-id", platformtest.ClientID)
+			done <- result{errOut, err}
+		}()
+		var code string
+		testenv.Eventually(t, time.Minute, "a pending device code", func(ctx context.Context) (bool, string) {
+			codes := pf.Issuer.PendingUserCodes()
+			if len(codes) == 1 {
+				code = codes[0]
+				return true, ""
+			}
+			return false, fmt.Sprint(codes)
+		})
+		if err := pf.Issuer.Approve(code, "carol", deny); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if deny {
+			if r.err == nil || !strings.Contains(r.err.Error(), "denied") {
+				t.Fatalf("denied device sign-in: %v", r.err)
+			}
+			t.Logf("denied device sign-in → %v", r.err)
+			continue
+		}
+		if r.err != nil || !strings.Contains(r.errOut, "enter the code "+code) || !strings.Contains(r.errOut, "signed in") {
+			t.Fatalf("device sign-in: %v\n%s", r.err, r.errOut)
+		}
+		var who api.WhoAmI
+		if err := json.Unmarshal([]byte(u.must("whoami", "-o", "json")), &who); err != nil || who.Name != "carol" || who.Method != "oidc" {
+			t.Fatalf("whoami after device sign-in: %v %+v", err, who)
+		}
+	}
 }

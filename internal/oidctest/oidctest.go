@@ -28,11 +28,20 @@ type Issuer struct {
 	n    int
 	// JWKSFetches counts JWKS requests (key rotation refetches).
 	jwksFetches int
+	devices     map[string]*device // by device code
+}
+
+// device is a pending device authorization (RFC 8628).
+type device struct {
+	userCode, clientID string
+	subject            string
+	groups             []string
+	approved, denied   bool
 }
 
 // Start starts an issuer on a loopback port with one signing key.
 func Start() (*Issuer, error) {
-	is := &Issuer{}
+	is := &Issuer{devices: map[string]*device{}}
 	if err := is.Rotate(false); err != nil {
 		return nil, err
 	}
@@ -42,7 +51,8 @@ func Start() (*Issuer, error) {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": is.URL(), "jwks_uri": is.URL() + "/jwks",
 			"authorization_endpoint": is.URL() + "/authorize", "token_endpoint": is.URL() + "/token",
-			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"device_authorization_endpoint": is.URL() + "/device/code",
+			"response_types_supported":      []string{"code"}, "subject_types_supported": []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"RS256"},
 		})
 	})
@@ -57,6 +67,8 @@ func Start() (*Issuer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(set)
 	})
+	mux.HandleFunc("POST /device/code", is.deviceCode)
+	mux.HandleFunc("POST /token", is.token)
 	is.srv = httptest.NewServer(mux)
 	return is, nil
 }
@@ -159,4 +171,98 @@ func Tampered(token, sub string) string {
 	m["sub"] = sub
 	b, _ := json.Marshal(m)
 	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
+}
+
+func randomCode(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToUpper(base64.RawURLEncoding.EncodeToString(b))[:n]
+}
+
+// deviceCode starts a device authorization: the user is to approve
+// user_code at verification_uri (here: the test calls Approve).
+func (is *Issuer) deviceCode(w http.ResponseWriter, r *http.Request) {
+	clientID := r.PostFormValue("client_id")
+	if clientID == "" {
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusBadRequest)
+		return
+	}
+	d := &device{userCode: randomCode(4) + "-" + randomCode(4), clientID: clientID}
+	code := randomCode(24)
+	is.mu.Lock()
+	is.devices[code] = d
+	is.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"device_code": code, "user_code": d.userCode,
+		"verification_uri": is.URL() + "/device", "expires_in": 300, "interval": 1})
+}
+
+// token answers the device-code grant: pending until approved, then an
+// ID token for the approved subject with the client as audience.
+func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(code string) {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+	}
+	if r.PostFormValue("grant_type") != "urn:ietf:params:oauth:grant-type:device_code" {
+		fail("unsupported_grant_type")
+		return
+	}
+	is.mu.Lock()
+	d := is.devices[r.PostFormValue("device_code")]
+	var snapshot device
+	if d != nil {
+		snapshot = *d
+		if d.approved || d.denied {
+			delete(is.devices, r.PostFormValue("device_code"))
+		}
+	}
+	is.mu.Unlock()
+	switch {
+	case d == nil:
+		fail("expired_token")
+		return
+	case snapshot.denied:
+		fail("access_denied")
+		return
+	case !snapshot.approved:
+		fail("authorization_pending")
+		return
+	}
+	tok, err := is.Issue(Claims{Subject: snapshot.subject, Audience: snapshot.clientID, Groups: snapshot.groups})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": randomCode(16), "token_type": "Bearer", "expires_in": 3600, "id_token": tok})
+}
+
+// PendingUserCodes lists the user codes of device authorizations not yet
+// approved or denied.
+func (is *Issuer) PendingUserCodes() []string {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	var out []string
+	for _, d := range is.devices {
+		if !d.approved && !d.denied {
+			out = append(out, d.userCode)
+		}
+	}
+	return out
+}
+
+// Approve signs subject in for the device authorization with userCode, as
+// the user would on the verification page; deny refuses it instead.
+func (is *Issuer) Approve(userCode, subject string, deny bool, groups ...string) error {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for _, d := range is.devices {
+		if d.userCode == userCode {
+			d.subject, d.groups = subject, groups
+			d.approved, d.denied = !deny, deny
+			return nil
+		}
+	}
+	return fmt.Errorf("no pending device authorization with user code %s", userCode)
 }
