@@ -28,7 +28,8 @@ tools:
 	$(GO) run ./internal/cmd/tools
 
 ## test-deps: everything the tests need besides the binaries (PostgreSQL
-## for the sqlstore tests, from Debian packages when it is missing).
+## for the sqlstore tests, Chromium for the console's browser tests, from
+## Debian packages when they are missing).
 test-deps:
 	@bash hack/test-deps.sh
 
