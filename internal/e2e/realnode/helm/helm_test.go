@@ -161,6 +161,35 @@ func TestHelmVirtualCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("only the control plane reaches the kubelet API", func(t *testing.T) {
+		// The engine serves this cluster's kubelet API on the node's IP at
+		// the port its virtual nodes advertise. A plain HTTP request to it
+		// (a TLS server) is answered "400 Bad Request" when the connection
+		// is made: from the control-plane pod it is; from the tenant's own
+		// pod the isolation policies drop it.
+		var nodes corev1.NodeList
+		if err := bed.virtual.List(ctx, &nodes); err != nil || len(nodes.Items) == 0 {
+			t.Fatalf("virtual nodes: %v %v", nodes.Items, err)
+		}
+		port := nodes.Items[0].Status.DaemonEndpoints.KubeletEndpoint.Port
+		probe := fmt.Sprintf("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s %d; echo probe-rc=$?", testenv.NodeIP, port)
+		probeFrom := func(args ...string) string {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(cctx, bed.kubectl, append([]string{"--kubeconfig", bed.host.KubeconfigPath, "-n", hostNS, "exec"}, append(args, "--", "sh", "-c", probe)...)...).CombinedOutput()
+			if !strings.Contains(string(out), "probe-rc=") {
+				t.Fatalf("the probe did not run (%v): %s", err, out)
+			}
+			return string(out)
+		}
+		if out := probeFrom(release+"-0", "-c", "kube-apiserver"); !strings.Contains(out, "400 Bad Request") {
+			t.Errorf("the control-plane pod does not reach the kubelet API %s:%d:\n%s", testenv.NodeIP, port, out)
+		}
+		if out := probeFrom(hostPodName("client", ns)); strings.Contains(out, "400") {
+			t.Errorf("a tenant's pod reaches the kubelet API %s:%d:\n%s", testenv.NodeIP, port, out)
+		}
+	})
+
 	t.Run("a pod uses its API server with in-cluster config", func(t *testing.T) {
 		const ans = "api"
 		mustCreate(t,
