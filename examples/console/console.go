@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vclusterkit/vclusterkit/api"
+	"github.com/vclusterkit/vclusterkit/api/audit"
 	"github.com/vclusterkit/vclusterkit/api/auth"
 )
 
@@ -39,6 +41,9 @@ type Options struct {
 	Authenticator auth.Authenticator
 	// Secure marks cookies Secure (serve over HTTPS in production).
 	Secure bool
+	// Audit records sign-ins and sign-outs (the API records the rest);
+	// nil records nothing.
+	Audit audit.Sink
 }
 
 // Console is the portal's handler.
@@ -99,16 +104,34 @@ func (c *Console) cookie(name, value string, httpOnly bool, maxAge int) *http.Co
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	if _, err := c.opts.Authenticator.Authenticate(r.Context(), token); err != nil {
+	id, err := c.opts.Authenticator.Authenticate(r.Context(), token)
+	if err != nil {
+		c.record(r, id, "session.start", http.StatusUnauthorized, err)
 		http.Error(w, "sign-in refused: "+strings.TrimPrefix(err.Error(), auth.ErrUnauthenticated.Error()+": "), http.StatusUnauthorized)
 		return
 	}
+	c.record(r, id, "session.start", http.StatusNoContent, nil)
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	age := int((8 * time.Hour).Seconds())
 	http.SetCookie(w, c.cookie(SessionCookie, token, true, age))
 	http.SetCookie(w, c.cookie(CSRFCookie, base64.RawURLEncoding.EncodeToString(b), false, age))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// record writes an audit event for a session change.
+func (c *Console) record(r *http.Request, id *auth.Identity, action string, code int, err error) {
+	if c.opts.Audit == nil {
+		return
+	}
+	e := audit.Event{Time: time.Now().UTC(), Actor: id.String(), Action: action, Code: code, Result: audit.ResultSuccess, RemoteAddr: r.RemoteAddr}
+	if id != nil {
+		e.Method = string(id.Method)
+	}
+	if err != nil {
+		e.Result, e.Reason = audit.ResultDenied, err.Error()
+	}
+	_ = c.opts.Audit.Record(context.WithoutCancel(r.Context()), e)
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {

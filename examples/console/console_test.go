@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/vclusterkit/vclusterkit/api/audit"
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/internal/platformtest"
 )
@@ -40,7 +42,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		authn := auth.Chain{OIDC: oidcOf(pf), Keys: pf.Keys}
-		c, err := New(Options{API: pf.API, Authenticator: authn})
+		c, err := New(Options{API: pf.API, Authenticator: authn, Audit: pf.Audit})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -281,5 +283,10 @@ func TestHeadersAndCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
 		t.Fatalf("sign-in with a bad key: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if !slices.ContainsFunc(pf.Audit.Events(), func(e audit.Event) bool {
+		return e.Action == "session.start" && e.Result == audit.ResultDenied && e.Actor == "anonymous"
+	}) {
+		t.Fatal("the refused sign-in was not audited")
 	}
 }

@@ -67,12 +67,13 @@ func run(ctx context.Context, log logr.Logger, listen, issuer, clientID, ns, cer
 	}
 	keys := &auth.KeyStore{Client: c, Namespace: ns}
 	authn := auth.Chain{OIDC: oidc, Keys: keys}
-	a, err := api.New(api.Options{Client: c, Authenticator: authn, Keys: keys, Audit: audit.NewJSONLines(os.Stdout),
+	sink := audit.NewJSONLines(os.Stdout)
+	a, err := api.New(api.Options{Client: c, Authenticator: authn, Keys: keys, Audit: sink,
 		VirtualClusterNamespace: ns, Logger: log})
 	if err != nil {
 		return err
 	}
-	con, err := New(Options{API: a, Authenticator: authn, Secure: cert != ""})
+	con, err := New(Options{API: a, Authenticator: authn, Secure: cert != "", Audit: sink})
 	if err != nil {
 		return err
 	}
