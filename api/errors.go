@@ -12,6 +12,7 @@ import (
 
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/tenancy"
+	"github.com/vclusterkit/vclusterkit/vcluster"
 )
 
 // Error is the body of every error answer: {"error": {...}}.
@@ -80,6 +81,9 @@ func fromError(err error) *Error {
 		return e
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return errf(http.StatusUnauthorized, "Unauthorized", "", "%s", err.Error())
+	case errors.Is(err, vcluster.ErrNotFound):
+		// The control plane or its admin kubeconfig is not there (yet).
+		return errf(http.StatusConflict, "NotReady", "", "%s: the virtual cluster is not ready; try again once it is Running", err.Error())
 	case apierrors.IsNotFound(err) || errors.Is(err, tenancy.ErrNotFound):
 		return notFound("%s", err.Error())
 	case apierrors.IsAlreadyExists(err):
