@@ -1,10 +1,14 @@
 package helm
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +33,12 @@ import (
 
 // TestHelmVirtualCluster follows one Helm virtual cluster through its
 // life on the real node, in order: its control plane runs in a real pod
-// and answers; a workload runs in it, and kubectl logs and exec reach it;
-// a pod uses its API server with in-cluster config; volumes carry the
-// virtual cluster's content; it sleeps and wakes with the workload kept;
-// deleting it leaves nothing on the host.
+// and answers; a workload runs in it, and kubectl logs, exec,
+// port-forward and debug reach it; a pod resolves a Service by its short
+// name through the virtual cluster's DNS; only the control plane reaches
+// the engine's kubelet API; a pod uses its API server with in-cluster
+// config; volumes carry the virtual cluster's content; it sleeps and wakes
+// with the workload kept; deleting it leaves nothing on the host.
 func TestHelmVirtualCluster(t *testing.T) {
 	ctx := context.Background()
 	t.Cleanup(func() {
@@ -81,7 +87,7 @@ func TestHelmVirtualCluster(t *testing.T) {
 	})
 
 	const ns = "work"
-	t.Run("workload runs; logs and exec reach it", func(t *testing.T) {
+	t.Run("workload runs; logs, exec, port-forward and debug reach it", func(t *testing.T) {
 		mustCreate(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 		mustCreate(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
@@ -97,6 +103,54 @@ func TestHelmVirtualCluster(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != "42 web" {
 			t.Fatalf("kubectl exec through the virtual cluster: %v: %q, want \"42 web\"", err, out)
 		}
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(cctx, bed.kubectl, "--kubeconfig", bed.virtualKubeconfig, "-n", ns, "exec", "-i", "web", "--", "cat")
+		cmd.Stdin = strings.NewReader("bytes through stdin\n")
+		if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "bytes through stdin" {
+			t.Errorf("kubectl exec -i through the virtual cluster: %v: %q", err, out)
+		}
+		// port-forward: kubectl says where it listens, then a page comes
+		// through.
+		pf := exec.CommandContext(cctx, bed.kubectl, "--kubeconfig", bed.virtualKubeconfig, "-n", ns, "port-forward", "pod/web", "0:8080")
+		stdout, err := pf.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pf.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+)`)
+		var port string
+		for port == "" && sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				port = m[1]
+			}
+		}
+		if port == "" {
+			t.Fatal("kubectl port-forward never said where it listens")
+		}
+		resp, err := http.Get("http://127.0.0.1:" + port + "/")
+		if err != nil {
+			t.Fatalf("GET through port-forward: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "hello-from-web") {
+			t.Errorf("through port-forward: %d %q", resp.StatusCode, body)
+		}
+		// debug: an ephemeral container meeting the tenant's baseline
+		// standard runs beside the workload.
+		if out, err := vkubectl(ctx, ns, "debug", "web", "--image", images.Busybox, "--image-pull-policy", "IfNotPresent", "--profile", "baseline",
+			"--container", "dbg", "--target", "main", "--", "sh", "-c", "echo debugger ran; sleep 3600"); err != nil {
+			t.Fatalf("kubectl debug: %v: %q", err, out)
+		}
+		testenv.Eventually(t, 90*time.Second, "the debug container's logs", func(ctx context.Context) (bool, string) {
+			out, err := vkubectl(ctx, ns, "logs", "web", "-c", "dbg")
+			return err == nil && strings.Contains(out, "debugger ran"), fmt.Sprintf("%v: %s", err, out)
+		})
 		// Only the control-plane pods may reach the kubelet API address.
 		var np networkingv1.NetworkPolicy
 		if err := bed.hostClient.Get(ctx, client.ObjectKey{Namespace: hostNS, Name: release + "-kubelet"}, &np); err != nil {
@@ -308,7 +362,7 @@ func TestHelmVirtualCluster(t *testing.T) {
 		}
 		// The workload survived in the store and runs.
 		waitRunning(t, ns, "web")
-		out, err := vkubectl(ctx, ns, "exec", "web", "--", "echo", "awake")
+		out, err := vkubectl(ctx, ns, "exec", "web", "-c", "main", "--", "echo", "awake")
 		if err != nil || strings.TrimSpace(out) != "awake" {
 			t.Errorf("kubectl exec after waking: %v: %q", err, out)
 		}
