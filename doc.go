@@ -97,6 +97,7 @@
 // # Examples
 //
 // examples/quickstart runs the whole flow on one machine (make demo);
-// examples/operator, examples/portal, examples/provisioner and
-// examples/syncer are templates to start from.
+// examples/operator, examples/provisioner and examples/syncer are
+// templates to start from; examples/vck (CLI) and examples/console (web
+// portal) are front doors on the platform API (package api).
 package vclusterkit
