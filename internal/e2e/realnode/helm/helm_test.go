@@ -37,7 +37,9 @@ import (
 // port-forward and debug reach it; a pod resolves a Service by its short
 // name through the virtual cluster's DNS; only the control plane reaches
 // the engine's kubelet API; a pod uses its API server with in-cluster
-// config; volumes carry the virtual cluster's content; it sleeps and wakes
+// config; volumes carry the virtual cluster's content (a changed ConfigMap
+// reaches the mounted file); a NetworkPolicy written inside it denies
+// under the tenant's isolation; it sleeps and wakes
 // with the workload kept; deleting it leaves nothing on the host.
 func TestHelmVirtualCluster(t *testing.T) {
 	ctx := context.Background()
@@ -309,10 +311,14 @@ func TestHelmVirtualCluster(t *testing.T) {
 				TerminationGracePeriodSeconds: ptr.To[int64](0),
 				Containers: []corev1.Container{{Name: "reader", Image: images.Busybox, ImagePullPolicy: corev1.PullIfNotPresent,
 					Command:      []string{"sleep", "3600"},
-					VolumeMounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/cfg"}, {Name: "sec", MountPath: "/etc/sec"}}}},
+					VolumeMounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/cfg"}, {Name: "sec", MountPath: "/etc/sec"}, {Name: "info", MountPath: "/etc/info"}}}},
 				Volumes: []corev1.Volume{
 					{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app-config"}}}},
 					{Name: "sec", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "app-secret"}}},
+					{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+						{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+						{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}},
+					}}}},
 				},
 			}},
 		)
@@ -328,11 +334,29 @@ func TestHelmVirtualCluster(t *testing.T) {
 			return out
 		}
 		const sa = "/var/run/secrets/kubernetes.io/serviceaccount"
-		for path, want := range map[string]string{"/etc/cfg/greeting": "hello", "/etc/sec/password": "s3cret", sa + "/namespace": vns} {
+		// The downward API shows the virtual identity, not the host's.
+		for path, want := range map[string]string{"/etc/cfg/greeting": "hello", "/etc/sec/password": "s3cret", sa + "/namespace": vns,
+			"/etc/info/name": "reader", "/etc/info/namespace": vns} {
 			if got := read(path); got != want {
 				t.Errorf("%s = %q, want %q", path, got, want)
 			}
 		}
+		// A ConfigMap changed inside the virtual cluster reaches the
+		// mounted file.
+		var cm corev1.ConfigMap
+		if err := bed.virtual.Get(ctx, client.ObjectKey{Namespace: vns, Name: "app-config"}, &cm); err != nil {
+			t.Fatal(err)
+		}
+		cm.Data["greeting"] = "changed"
+		if err := bed.virtual.Update(ctx, &cm); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 2*time.Minute, "the changed ConfigMap in the mounted file", func(ctx context.Context) (bool, string) {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			out, err := hostExec(cctx, vns, "reader", "cat /etc/cfg/greeting")
+			return err == nil && out == "changed", fmt.Sprintf("%v: %q", err, out)
+		})
 		// The projected token is the virtual cluster's, for the pod's
 		// ServiceAccount.
 		review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: read(sa + "/token")}}
@@ -342,6 +366,41 @@ func TestHelmVirtualCluster(t *testing.T) {
 		if !review.Status.Authenticated || review.Status.User.Username != "system:serviceaccount:"+vns+":default" {
 			t.Errorf("the mounted token on the virtual API server: %+v", review.Status)
 		}
+	})
+
+	t.Run("a NetworkPolicy written inside it denies under the tenant's isolation", func(t *testing.T) {
+		// web (app=web, httpd on 8080) from the workload step, and a
+		// client beside it: a deny-all for web written inside the virtual
+		// cluster refuses the client for real, deleting it lets it in.
+		mustCreate(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "np-client", Namespace: ns}, Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers:                    []corev1.Container{{Name: "main", Image: images.Busybox, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"sleep", "3600"}}},
+		}})
+		waitRunning(t, ns, "np-client")
+		var web corev1.Pod
+		if err := bed.virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &web); err != nil {
+			t.Fatal(err)
+		}
+		reach := func(want bool, what string) {
+			t.Helper()
+			testenv.Eventually(t, 60*time.Second, what, func(ctx context.Context) (bool, string) {
+				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				out, err := hostExec(cctx, ns, "np-client", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "+web.Status.PodIP+" 8080")
+				got := err == nil && strings.Contains(out, "hello-from-web")
+				return got == want, fmt.Sprintf("connected=%v: %v %q", got, err, out)
+			})
+		}
+		reach(true, "np-client reaches web before any policy")
+		pol := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-deny-all", Namespace: ns},
+			Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+		mustCreate(t, pol)
+		reach(false, "the deny-all written inside the virtual cluster refuses np-client")
+		if err := bed.virtual.Delete(ctx, pol); err != nil {
+			t.Fatal(err)
+		}
+		reach(true, "np-client reaches web again once the policy is deleted")
 	})
 
 	t.Run("sleeps and wakes with the workload kept", func(t *testing.T) {

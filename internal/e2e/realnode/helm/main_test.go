@@ -30,6 +30,7 @@ import (
 
 	vclusterkit "github.com/vclusterkit/vclusterkit"
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
+	"github.com/vclusterkit/vclusterkit/internal/e2e/e2ekit"
 	"github.com/vclusterkit/vclusterkit/internal/images"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -287,9 +288,7 @@ func waitRunning(t *testing.T, ns, name string) {
 
 func mustCreate(t *testing.T, objs ...client.Object) {
 	t.Helper()
-	for _, o := range objs {
-		if err := bed.virtual.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s in the virtual cluster: %v", o, o.GetName(), err)
-		}
+	if err := e2ekit.Create(context.Background(), bed.virtual, objs...); err != nil {
+		t.Fatalf("in the virtual cluster: %v", err)
 	}
 }
