@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/api/audit"
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/internal/platformtest"
+	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
 var (
@@ -88,12 +90,21 @@ func browser(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA() })
+	// The first action starts the browser, which lives as long as that
+	// action's context: run it on ctx itself, so the per-step timeouts of
+	// do end steps, not the browser.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting headless Chromium (%s): %v", path, err)
+	}
 	return ctx
 }
 
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	// The browser lives as long as ctx; one step may not hang the test.
+	sctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
 		failShot(t, ctx)
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -209,6 +220,49 @@ func TestAdminInBrowser(t *testing.T) {
 		t.Fatal("empty reachability matrix")
 	}
 	screenshot(t, ctx, "reachability")
+
+	// Spaces and members from their forms; the tree re-renders after each,
+	// so each step waits for the render the previous one caused.
+	rendered := func() chromedp.Action[chromedp.Void] {
+		n := eval[string](t, ctx, `document.querySelector("#tree").dataset.renders`)
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#tree").dataset.renders !== %q`, n), chromedp.WithPollingTimeout(time.Minute))
+	}
+	after := rendered()
+	do(t, ctx, "showing the tree", chromedp.Click(chromedp.CSS("#show-tree")), after)
+	after = rendered()
+	do(t, ctx, "creating a space",
+		chromedp.WaitVisible(chromedp.CSS(`#tenant-acme-data .create-space input[name=name]`)),
+		chromedp.SetValue(chromedp.CSS(`#tenant-acme-data .create-space input[name=name]`), "portal-space"),
+		chromedp.Click(chromedp.CSS(`#tenant-acme-data .create-space button`)),
+		after,
+		chromedp.WaitVisible(chromedp.CSS(`#tenant-acme-data li[data-space=portal-space]`)),
+	)
+	after = rendered()
+	do(t, ctx, "adding a member",
+		chromedp.SetValue(chromedp.CSS(`#tenant-acme-data .add-member input[name=name]`), "zoe"),
+		chromedp.Click(chromedp.CSS(`#tenant-acme-data .add-member button`)),
+		after,
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#tenant-acme-data .members li")].some(li => li.textContent.startsWith("User zoe: view"))`, chromedp.WithPollingTimeout(time.Minute)),
+	)
+	screenshot(t, ctx, "space-and-member")
+	var tn tenancy.Tenant
+	if err := pf.Client.Get(context.Background(), client.ObjectKey{Name: "acme-data"}, &tn); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tn.Spec.Members, func(m tenancy.Member) bool { return m.Name == "zoe" && m.Role == tenancy.RoleView }) {
+		t.Fatalf("acme-data's members after adding zoe: %+v", tn.Spec.Members)
+	}
+	after = rendered()
+	do(t, ctx, "deleting the space",
+		chromedp.Click(chromedp.CSS(`#tenant-acme-data li[data-space=portal-space] button.delete-space`)),
+		after,
+	)
+	// The engine removes the namespace before the Space goes; the delete
+	// has been asked for when the Space carries a deletion timestamp.
+	var sp tenancy.Space
+	if err := pf.Client.Get(context.Background(), client.ObjectKey{Name: "portal-space"}, &sp); err == nil && sp.DeletionTimestamp == nil {
+		t.Fatal("the console's delete left space portal-space in place")
+	}
 
 	renders := eval[string](t, ctx, `document.querySelector("#tree").dataset.renders`)
 	do(t, ctx, "deleting",
