@@ -13,8 +13,8 @@ API_PACKAGES ?= $(shell ls -d tenancy vcluster 2>/dev/null)
 # One test package at a time: several packages start whole host clusters and
 # virtual control planes, and two of those at once on 2 cores make start-up
 # timeouts flaky. -count=1: results of tests against real components are never
-# taken from the Go test cache. Measured: about 18 minutes when the binaries are cached
-# (18 min 14 s for .ci/run on a fresh clone, real-node packages included).
+# taken from the Go test cache. Measured: about 23 minutes when the binaries are cached
+# (23 min 6 s for .ci/run on a fresh clone, real-node packages included).
 GOTEST_FLAGS ?= -p 1 -count=1 -timeout 45m
 
 .PHONY: all tools test test-deps node-deps vet unit demo generate fmt tidy bench
