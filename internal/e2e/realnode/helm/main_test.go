@@ -246,14 +246,11 @@ func waitPhase(ctx context.Context, phase vcluster.Phase, timeout time.Duration)
 }
 
 // hostPodName is the host name of a virtual pod (short names only).
-func hostPodName(name, ns string) string { return name + "-x-" + ns + "-x-" + vcName }
+func hostPodName(name, ns string) string { return cluster().HostPodName(name, ns) }
 
 // hostExec runs a shell command in the host copy of virtual pod ns/name.
 func hostExec(ctx context.Context, ns, name, script string) (string, error) {
-	cmd := exec.CommandContext(ctx, bed.kubectl, "--kubeconfig", bed.host.KubeconfigPath, "-n", hostNS,
-		"exec", hostPodName(name, ns), "--", "sh", "-c", script)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cluster().HostExec(ctx, ns, name, script)
 }
 
 // vkubectl runs kubectl with the virtual cluster's kubeconfig, as a tenant
@@ -268,22 +265,16 @@ func vkubectl(ctx context.Context, ns string, args ...string) (string, error) {
 // waitRunning waits until the virtual pod ns/name is Running and Ready.
 func waitRunning(t *testing.T, ns, name string) {
 	t.Helper()
-	var p corev1.Pod
-	err := wait.PollUntilContextTimeout(context.Background(), 300*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		if err := bed.virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &p); err != nil {
-			return false, nil // the API server may be waking up
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		out, _ := exec.Command(bed.kubectl, "--kubeconfig", bed.host.KubeconfigPath, "-n", hostNS, "describe", "pod", hostPodName(name, ns)).CombinedOutput()
-		t.Fatalf("virtual pod %s/%s never Ready (status %+v): %v\nhost pod:\n%s", ns, name, p.Status, err, out)
+	if err := cluster().WaitReady(context.Background(), ns, name, 3*time.Minute); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// cluster is the virtual cluster under test, for e2ekit's helpers.
+func cluster() e2ekit.Cluster {
+	return e2ekit.Cluster{Virtual: bed.virtual, Kubectl: bed.kubectl, HostKubeconfig: bed.host.KubeconfigPath,
+		// The API server may be waking up.
+		Name: vcName, HostNamespace: hostNS, TolerateGetErrors: true}
 }
 
 func mustCreate(t *testing.T, objs ...client.Object) {
