@@ -141,7 +141,9 @@ async function listAll(path) {
 async function renderTree() {
   const [tenants, vcs, spaces] = await Promise.all([listAll("/tenants"), listAll("/virtualclusters"), listAll("/spaces")]);
   const tree = $("#tree");
-  tree.replaceChildren();
+  // Built aside and swapped in whole: the page never shows half a tree
+  // (each tenant waits for its members), and two renders never interleave.
+  const fresh = document.createDocumentFragment();
   for (const t of tenants) {
     const node = $("#tenant-tpl").content.firstElementChild.cloneNode(true);
     node.dataset.tenant = t.name;
@@ -208,8 +210,9 @@ async function renderTree() {
     } else {
       for (const f of node.querySelectorAll("form")) f.remove();
     }
-    tree.appendChild(node);
+    fresh.appendChild(node);
   }
+  tree.replaceChildren(fresh);
   tree.dataset.renders = String(Number(tree.dataset.renders || 0) + 1);
 }
 
