@@ -95,8 +95,27 @@ func TestControlPlaneProcessDeathIsShownAndRecovered(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
+		// False while it is down; True with Reason Recovered and the exit
+		// in its message once back (the False state may last one
+		// reconcile, shorter than this poll).
 		c := meta.FindStatusCondition(got.Status.Conditions, vcluster.ConditionComponentsHealthy)
-		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "kube-apiserver"), fmt.Sprintf("conditions %+v", got.Status.Conditions)
+		shown := c != nil && strings.Contains(c.Message, "kube-apiserver") &&
+			(c.Status == metav1.ConditionFalse || c.Reason == "Recovered")
+		return shown, fmt.Sprintf("conditions %+v", got.Status.Conditions)
+	})
+	eventually(t, 30*time.Second, "a ComponentExited event naming kube-apiserver", func(ctx context.Context) (bool, string) {
+		var events corev1.EventList
+		if err := hostC.List(ctx, &events, client.InNamespace("umbrella")); err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "lab" && e.Reason == "ComponentExited" && strings.Contains(e.Message, "kube-apiserver") {
+				return true, ""
+			}
+			seen = append(seen, e.Reason+": "+e.Message)
+		}
+		return false, fmt.Sprintf("events %q", seen)
 	})
 	eventually(t, 2*time.Minute, "the engine to bring the control plane back", running)
 	if now := pidsWithArg("kube-apiserver", dir); len(now) != 1 || now[0] == pids[0] {

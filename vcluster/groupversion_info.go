@@ -44,7 +44,10 @@ const (
 	// call the Engine's Wake, to wake the virtual cluster on demand; the
 	// inactivity clock starts again then.
 	AnnotationAsleepSince = "vcluster.vclusterkit.io/asleep-since"
-	// ConditionComponentsHealthy is False while a control-plane process
-	// has died; the reconcile brings it back.
+	// ConditionComponentsHealthy is False (Reason ComponentExited) while a
+	// control-plane process has died; the reconcile brings it back. Once
+	// back it is True with Reason Recovered, its message naming the last
+	// exit, until the health changes again; Reason Running otherwise. Each
+	// exit is also a Warning event ComponentExited on the VirtualCluster.
 	ConditionComponentsHealthy = "ComponentsHealthy"
 )

@@ -450,7 +450,18 @@ func (r *Reconciler) controlPlane(ctx context.Context, vc *vcluster.VirtualClust
 		}
 	}
 	r.exited.Delete(key)
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: vcluster.ConditionComponentsHealthy, Status: metav1.ConditionTrue, Reason: "Running", Message: "every component runs", ObservedGeneration: vc.Generation})
+	// A recovery keeps the last exit on the object (Reason Recovered) until
+	// the health changes again: the False condition may last a single
+	// reconcile, too short for anyone watching to see it.
+	switch prev := meta.FindStatusCondition(vc.Status.Conditions, vcluster.ConditionComponentsHealthy); {
+	case prev != nil && prev.Status == metav1.ConditionFalse && prev.Reason == "ComponentExited":
+		meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: vcluster.ConditionComponentsHealthy, Status: metav1.ConditionTrue, Reason: "Recovered",
+			Message: "every component runs again; last exit (" + prev.LastTransitionTime.UTC().Format(time.RFC3339) + "): " + prev.Message, ObservedGeneration: vc.Generation})
+	case prev == nil || prev.Status != metav1.ConditionTrue:
+		meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: vcluster.ConditionComponentsHealthy, Status: metav1.ConditionTrue, Reason: "Running", Message: "every component runs", ObservedGeneration: vc.Generation})
+	default:
+		prev.ObservedGeneration = vc.Generation
+	}
 	return nil
 }
 
