@@ -9,7 +9,7 @@ GO ?= go
 TOOLS_DIR ?= $(shell $(GO) run ./internal/cmd/tools -print-dir)
 export VCLUSTERKIT_TOOLS_DIR := $(TOOLS_DIR)
 # Packages whose API types controller-gen processes.
-API_PACKAGES ?= $(shell ls -d tenancy vcluster 2>/dev/null)
+API_PACKAGES ?= $(shell ls -d tenancy vcluster fleet 2>/dev/null)
 # One test package at a time: several packages start whole host clusters and
 # virtual control planes, and two of those at once on 2 cores make start-up
 # timeouts flaky. -count=1: results of tests against real components are never
@@ -59,7 +59,7 @@ generate:
 	    crd:crdVersions=v1 output:crd:artifacts:config=$$p/crds || exit 1; \
 	done
 	# The operator chart ships the same CRDs (its test checks they match).
-	cp tenancy/crds/*.yaml vcluster/crds/*.yaml examples/operator/chart/crds/
+	cp tenancy/crds/*.yaml vcluster/crds/*.yaml fleet/crds/*.yaml examples/operator/chart/crds/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -18,6 +18,7 @@ type listField struct {
 
 var listFields = [...]listField{
 	{"allowedProvisioners", func(p *Policy) []string { return p.AllowedProvisioners }, func(p *Policy, v []string) { p.AllowedProvisioners = v }},
+	{"allowedClusters", func(p *Policy) []string { return p.AllowedClusters }, func(p *Policy, v []string) { p.AllowedClusters = v }},
 	{"allowedStorageClasses", func(p *Policy) []string { return p.AllowedStorageClasses }, func(p *Policy, v []string) { p.AllowedStorageClasses = v }},
 	{"allowedIngressClasses", func(p *Policy) []string { return p.AllowedIngressClasses }, func(p *Policy, v []string) { p.AllowedIngressClasses = v }},
 	{"allowedRuntimeClasses", func(p *Policy) []string { return p.AllowedRuntimeClasses }, func(p *Policy, v []string) { p.AllowedRuntimeClasses = v }},

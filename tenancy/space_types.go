@@ -25,6 +25,30 @@ type SpaceSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Template string `json:"template,omitempty"`
+	// Placement chooses the host cluster of the space when several are
+	// registered (package fleet); nil means the fleet's default rule.
+	// +optional
+	Placement *Placement `json:"placement,omitempty"`
+}
+
+// Placement names the host cluster an object runs on, directly or through
+// a fleet ClusterClaim of the same tenant; at most one of the two is set.
+// Neither means the fleet's default placement rule. A single-host engine
+// ignores it.
+// +kubebuilder:object:generate=true
+// +kubebuilder:validation:XValidation:rule="!(has(self.cluster) && has(self.claim))",message="placement: set cluster or claim, not both"
+type Placement struct {
+	// Cluster is the name of a fleet Cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Cluster string `json:"cluster,omitempty"`
+	// Claim is the name of a fleet ClusterClaim; the object runs on the
+	// cluster the claim is bound to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Claim string `json:"claim,omitempty"`
 }
 
 // SpaceStatus is the observed state of a Space.

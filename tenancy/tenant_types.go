@@ -139,6 +139,12 @@ type Policy struct {
 	// +optional
 	// +listType=set
 	AllowedProvisioners []string `json:"allowedProvisioners,omitempty"`
+	// AllowedClusters names the host clusters (fleet Clusters) the
+	// subtree's spaces, virtual clusters and cluster claims may be placed
+	// on. Empty means all; a child may only narrow the list.
+	// +optional
+	// +listType=set
+	AllowedClusters []string `json:"allowedClusters,omitempty"`
 	// AllowedStorageClasses, empty means all.
 	// +optional
 	// +listType=set

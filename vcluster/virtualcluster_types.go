@@ -166,6 +166,10 @@ type VirtualClusterSpec struct {
 	// Expose settings.
 	// +optional
 	Expose *ExposeSpec `json:"expose,omitempty"`
+	// Placement chooses the host cluster when several are registered
+	// (package fleet); nil means the fleet's default rule.
+	// +optional
+	Placement *Placement `json:"placement,omitempty"`
 	// Values are provisioner-specific settings (for the helm provisioner:
 	// chart values merged over the derived ones).
 	// +optional
@@ -279,4 +283,24 @@ func (vc *VirtualCluster) EffectiveBackingStore() BackingStoreType {
 		return vc.Spec.BackingStore.Type
 	}
 	return BackingStoreSQLite
+}
+
+// Placement names the host cluster a virtual cluster runs on, directly or
+// through a fleet ClusterClaim of the same tenant; at most one of the two
+// is set. Neither means the fleet's default placement rule. A single-host
+// engine ignores it. (The same shape as tenancy.Placement, repeated so this
+// package does not import tenancy.)
+// +kubebuilder:validation:XValidation:rule="!(has(self.cluster) && has(self.claim))",message="placement: set cluster or claim, not both"
+type Placement struct {
+	// Cluster is the name of a fleet Cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Cluster string `json:"cluster,omitempty"`
+	// Claim is the name of a fleet ClusterClaim; the virtual cluster runs
+	// on the cluster the claim is bound to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Claim string `json:"claim,omitempty"`
 }

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vclusterkit/vclusterkit/fleet"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 )
@@ -135,10 +136,10 @@ func TestChartLint(t *testing.T) {
 
 // TestChartCRDsAreTheEmbeddedOnes keeps chart/crds byte-identical to the
 // manifests `make generate` writes and the packages embed. After changing
-// an API type: cp tenancy/crds/*.yaml vcluster/crds/*.yaml examples/operator/chart/crds/
+// an API type: cp tenancy/crds/*.yaml vcluster/crds/*.yaml fleet/crds/*.yaml examples/operator/chart/crds/
 func TestChartCRDsAreTheEmbeddedOnes(t *testing.T) {
 	var want []string
-	for _, dir := range []string{"../../tenancy/crds", "../../vcluster/crds"} {
+	for _, dir := range []string{"../../tenancy/crds", "../../vcluster/crds", "../../fleet/crds"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no CRD manifests in %s: %v", dir, err)
@@ -175,7 +176,7 @@ func TestChartCRDsAreTheEmbeddedOnes(t *testing.T) {
 	// And what Helm loads from crds/ is what the packages install from code.
 	r := mustRender(t, nil)
 	var embedded []*apiextensionsv1.CustomResourceDefinition
-	for _, f := range []func() ([]*apiextensionsv1.CustomResourceDefinition, error){tenancy.CRDs, vcluster.CRDs} {
+	for _, f := range []func() ([]*apiextensionsv1.CustomResourceDefinition, error){tenancy.CRDs, vcluster.CRDs, fleet.CRDs} {
 		crds, err := f()
 		if err != nil {
 			t.Fatal(err)
