@@ -240,7 +240,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + filepath.Join(pk, "front-proxy-client.crt"),
 		"--proxy-client-key-file=" + filepath.Join(pk, "front-proxy-client.key"),
-	}, kubeletArgs(pk)...)); err != nil {
+	}, p.apiServerArgs(pk)...)); err != nil {
 		return nil, err
 	}
 	apiClient, err := adminHTTPClient(dir)
@@ -257,7 +257,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		return nil, err
 	}
 	report("kube-apiserver", "listening")
-	if err := p.run(inst, "kube-controller-manager", kcmBin, []string{
+	if err := p.run(inst, "kube-controller-manager", kcmBin, append([]string{
 		"--kubeconfig=" + filepath.Join(dir, kcmKC),
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(st.Ports.ControllerManager),
 		"--leader-elect=false",
@@ -270,7 +270,7 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 		// The default client rate limit (20 QPS) slows building the
 		// controllers on a fresh cluster.
 		"--kube-api-qps=200", "--kube-api-burst=400",
-	}); err != nil {
+	}, p.opts.ControllerManagerArgs...)); err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, inst, "kube-apiserver", func(ctx context.Context) error {
@@ -289,9 +289,39 @@ func (p *Provisioner) start(ctx context.Context, dir string, st *state, report f
 	return inst, nil
 }
 
+// apiServerArgs are the kube-apiserver flags that follow from Options:
+// kubelet client, API groups, admission plugins, watch cache, then
+// Options.APIServerArgs.
+func (p *Provisioner) apiServerArgs(pk string) []string {
+	args := kubeletArgs(pk)
+	if len(p.opts.RuntimeConfig) > 0 {
+		args = append(args, "--runtime-config="+strings.Join(p.opts.RuntimeConfig, ","))
+	}
+	if len(p.opts.DisableAdmissionPlugins) > 0 {
+		args = append(args, "--disable-admission-plugins="+strings.Join(p.opts.DisableAdmissionPlugins, ","))
+	}
+	if len(p.opts.WatchCacheSizes) > 0 {
+		args = append(args, "--watch-cache-sizes="+strings.Join(p.opts.WatchCacheSizes, ","))
+	}
+	if p.opts.DisableWatchCache {
+		args = append(args, "--watch-cache=false")
+	}
+	return append(args, p.opts.APIServerArgs...)
+}
+
+// env is the environment a component gets on top of this process's:
+// GOGC, then Options.ComponentEnv[name].
+func (p *Provisioner) env(name string) []string {
+	var env []string
+	if p.opts.GOGC > 0 {
+		env = append(env, "GOGC="+strconv.Itoa(p.opts.GOGC))
+	}
+	return append(env, p.opts.ComponentEnv[name]...)
+}
+
 func (p *Provisioner) run(inst *instance, name, bin string, args []string) error {
 	st := inst.st
-	pr, err := startProc(name, bin, args, inst.dir, filepath.Join(inst.dir, logsDir, name+".log"), func(pr *proc, err error) {
+	pr, err := startProc(name, bin, args, p.env(name), inst.dir, filepath.Join(inst.dir, logsDir, name+".log"), func(pr *proc, err error) {
 		p.componentExited(vcluster.ComponentExit{HostNamespace: st.HostNamespace, Name: st.Name, Component: pr.name, Err: err})
 	})
 	if err != nil {

@@ -50,6 +50,54 @@ type Options struct {
 	// Controllers is kube-controller-manager's --controllers list; empty
 	// means DefaultControllers.
 	Controllers []string
+
+	// The fields below size the control plane. Their defaults come from
+	// the memory table in the package documentation; each is measured by
+	// internal/bench/memory. A list field distinguishes nil (the default)
+	// from an empty, non-nil slice (pass nothing: kube-apiserver's own
+	// default).
+
+	// RuntimeConfig is kube-apiserver's --runtime-config, one
+	// "group/version=true|false" entry each. nil means DefaultRuntimeConfig:
+	// API groups a virtual cluster has no use for are not served. A
+	// program whose tenants need one of them back (resource.k8s.io for
+	// dynamic resource allocation, say) passes its own list, or
+	// []string{} for every API kube-apiserver serves by default.
+	RuntimeConfig []string
+	// DisableAdmissionPlugins is kube-apiserver's
+	// --disable-admission-plugins. nil means
+	// DefaultDisabledAdmissionPlugins; []string{} runs every plugin
+	// kube-apiserver enables by default.
+	DisableAdmissionPlugins []string
+	// WatchCacheSizes is kube-apiserver's --watch-cache-sizes
+	// ("resource[.group]#0" turns the watch cache of one resource off:
+	// its lists and watches are served by the store). nil and empty both
+	// mean none: every resource keeps its watch cache.
+	WatchCacheSizes []string
+	// DisableWatchCache turns kube-apiserver's watch cache off for every
+	// resource (--watch-cache=false). Off by default: the store then serves
+	// every list and watch, which costs the store more than the cache
+	// saves.
+	DisableWatchCache bool
+	// GOGC is the Go garbage-collection target of the control-plane
+	// processes (kube-apiserver, kube-controller-manager, kine, etcd):
+	// their heap may grow by GOGC percent of the live heap before a
+	// collection. Zero means DefaultGOGC; a negative value leaves GOGC
+	// unset (the Go default, 100, unless the embedding program's own
+	// environment sets it, which children inherit).
+	GOGC int
+	// ComponentEnv adds environment variables ("KEY=value") to one
+	// component, keyed by its name ("kube-apiserver",
+	// "kube-controller-manager", "kine", "etcd"); for example
+	// {"kube-apiserver": {"GOMEMLIMIT=160MiB"}}. They come after GOGC, so
+	// a GOGC here wins. nil means none: components inherit the embedding
+	// program's environment.
+	ComponentEnv map[string][]string
+	// APIServerArgs and ControllerManagerArgs are appended to the command
+	// lines of kube-apiserver and kube-controller-manager, after the flags
+	// set here (a flag given twice takes the last value). For flags this
+	// type has no field for; nil means none.
+	APIServerArgs, ControllerManagerArgs []string
 	// OnComponentExit, when set, is called (from a goroutine) when a
 	// component of a running control plane exits without being stopped, so
 	// a controller can requeue the VirtualCluster at once instead of waiting
@@ -78,6 +126,41 @@ func DefaultControllers() []string {
 		"certificatesigningrequest-cleaner-controller",
 	}
 }
+
+// DefaultRuntimeConfig is the --runtime-config of a virtual API server:
+// the API groups it does not serve. resource.k8s.io (dynamic resource
+// allocation: a virtual cluster has no devices, its pods run on the host)
+// and storagemigration.k8s.io (no storage version migrator runs) each cost
+// watch caches, storage and OpenAPI schemas in every virtual cluster and
+// are of no use to its tenants. Everything the syncers and ordinary tools
+// use stays: core, apps, batch, discovery, networking, policy, RBAC,
+// coordination, events, certificates, admissionregistration, storage,
+// scheduling, node, autoscaling, flowcontrol and CRDs.
+func DefaultRuntimeConfig() []string {
+	return []string{"resource.k8s.io/v1=false", "storagemigration.k8s.io/v1=false"}
+}
+
+// DefaultDisabledAdmissionPlugins are the admission plugins a virtual API
+// server does not run. Each runs informers (or, for the admission
+// policies, informers plus a CEL type checker) for objects that have no
+// meaning in a virtual cluster: there are no nodes (PodTopologyLabels,
+// NodeDeclaredFeatureValidator), no storage or ingress classes of its own
+// (the host's are used: DefaultStorageClass, PersistentVolumeClaimResize,
+// DefaultIngressClass) and no cluster trust bundles (ClusterTrustBundleAttest).
+// ValidatingAdmissionPolicy, MutatingAdmissionPolicy and the admission
+// webhooks stay on: tenants install charts that use them.
+func DefaultDisabledAdmissionPlugins() []string {
+	return []string{
+		"PodTopologyLabels", "NodeDeclaredFeatureValidator", "DefaultStorageClass",
+		"PersistentVolumeClaimResize", "DefaultIngressClass", "ClusterTrustBundleAttest",
+	}
+}
+
+// DefaultGOGC is the GOGC of the control-plane processes: a collection
+// when the heap has grown by half of the live heap instead of doubled,
+// which cuts an idle kube-apiserver's resident memory for a little more
+// collection work (see the memory table in the package documentation).
+const DefaultGOGC = 50
 
 // Binaries are paths of the component binaries.
 type Binaries struct {
@@ -115,6 +198,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if len(o.Controllers) == 0 {
 		o.Controllers = DefaultControllers()
+	}
+	if o.RuntimeConfig == nil {
+		o.RuntimeConfig = DefaultRuntimeConfig()
+	}
+	if o.DisableAdmissionPlugins == nil {
+		o.DisableAdmissionPlugins = DefaultDisabledAdmissionPlugins()
+	}
+	if o.GOGC == 0 {
+		o.GOGC = DefaultGOGC
 	}
 	if o.Port == nil {
 		o.Port = freePort

@@ -29,9 +29,10 @@ type proc struct {
 }
 
 // startProc starts bin with args, output appended to logPath, in its own
-// process group. onExit runs (in a goroutine) when the process exits
-// without being stopped.
-func startProc(name, bin string, args []string, workDir, logPath string, onExit func(*proc, error)) (*proc, error) {
+// process group, with env added to the environment of this process.
+// onExit runs (in a goroutine) when the process exits without being
+// stopped.
+func startProc(name, bin string, args, env []string, workDir, logPath string, onExit func(*proc, error)) (*proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", name, err)
@@ -39,6 +40,9 @@ func startProc(name, bin string, args []string, workDir, logPath string, onExit 
 	fmt.Fprintf(logf, "--- %s starting %s %s\n", time.Now().UTC().Format(time.RFC3339), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = workDir
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
