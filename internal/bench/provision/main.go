@@ -4,8 +4,10 @@
 // started by hand (same binaries, same kind of store, no PKI of ours, no
 // controller manager). Runs are interleaved (bare i, then virtual cluster i)
 // so both see the same background load. It then lets the virtual clusters
-// idle and reports the resident memory of each (store + kube-apiserver +
-// kube-controller-manager). It also reports, for information, how long
+// idle and reports the memory of each (PSS and RssAnon of store +
+// kube-apiserver + kube-controller-manager; for memory after a proper idle
+// time, per process kind and marginal per cluster, use
+// internal/bench/memory). It also reports, for information, how long
 // until the controller manager's controllers run (the aggregated view role
 // is filled). The last line is the ratio
 // median(virtual cluster ready) / median(bare API server ready), where a
@@ -119,14 +121,15 @@ func run(n int, idle time.Duration) error {
 	}
 
 	time.Sleep(idle)
-	var rss []int64
+	var psss []int64
 	for _, vc := range vcs {
-		kb, procs := rssOf(p.StateDir(vc))
-		rss = append(rss, kb)
-		fmt.Printf("idle RSS %s: %d MiB (%s)\n", vc.Name, kb/1024, procs)
+		pss, anon, procs := memOf(p.StateDir(vc))
+		psss = append(psss, pss)
+		fmt.Printf("idle %s: PSS %d MiB, RssAnon %d MiB (PSS/RssAnon: %s)\n", vc.Name, pss/1024, anon/1024, procs)
 	}
-	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
-	fmt.Printf("median idle RSS per virtual cluster: %d MiB (min %d, max %d)\n", rss[len(rss)/2]/1024, rss[0]/1024, rss[len(rss)-1]/1024)
+	sort.Slice(psss, func(i, j int) bool { return psss[i] < psss[j] })
+	fmt.Printf("median idle PSS per virtual cluster after %s: %d MiB (min %d, max %d; internal/bench/memory measures it properly)\n",
+		idle, psss[len(psss)/2]/1024, psss[0]/1024, psss[len(psss)-1]/1024)
 	mv, mb := median(vcTimes), median(bareTimes)
 	fmt.Printf("median until kube-controller-manager has aggregated the edit/view roles: %.2fs (ratio to bare %.2f)\n",
 		median(ctrlTimes).Seconds(), median(ctrlTimes).Seconds()/mb.Seconds())
@@ -295,9 +298,11 @@ func saKeys() ([]byte, []byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), nil
 }
 
-// rssOf sums VmRSS (KiB) of every process whose command line mentions dir.
-func rssOf(dir string) (int64, string) {
-	var total int64
+// memOf sums PSS (/proc/PID/smaps_rollup: shared pages such as the
+// binaries' code split among the processes that map them) and RssAnon
+// (/proc/PID/status), in KiB, of every process whose command line mentions
+// dir. VmRSS would count the shared binaries once per cluster.
+func memOf(dir string) (pss, anon int64, procs string) {
 	var names []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -308,18 +313,25 @@ func rssOf(dir string) (int64, string) {
 		if err != nil || !bytes.Contains(cmd, []byte(dir+"/")) {
 			continue
 		}
-		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				total += kb
-				exe := filepath.Base(string(bytes.SplitN(cmd, []byte{0}, 2)[0]))
-				names = append(names, fmt.Sprintf("%s %d MiB", exe, kb/1024))
-			}
+		p, a := field(filepath.Join("/proc", e.Name(), "smaps_rollup"), "Pss:"), field(filepath.Join("/proc", e.Name(), "status"), "RssAnon:")
+		pss, anon = pss+p, anon+a
+		exe := filepath.Base(string(bytes.SplitN(cmd, []byte{0}, 2)[0]))
+		names = append(names, fmt.Sprintf("%s %d/%d MiB", exe, p/1024, a/1024))
+	}
+	return pss, anon, strings.Join(names, ", ")
+}
+
+// field returns the number after key in file, 0 when missing.
+func field(file, key string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == key {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
 		}
 	}
-	return total, strings.Join(names, ", ")
+	return 0
 }
