@@ -128,9 +128,18 @@ var configs = map[string]config{
 	"controllers-min": {about: "baseline + only token, service account, root CA, namespace, GC, endpoints/slices, deployment, replicaset, CSR, RBAC aggregation", opts: on(baseline, func(o *local.Options) {
 		o.Controllers = minControllers
 	})},
-	"shared-kine":              {about: "baseline, one kine (SQLite) for all clusters of the configuration, a key prefix each", opts: baseline, sharedKine: true},
-	"defaults":                 {about: "the zero local.Options", opts: defaults},
-	"defaults+gogc25":          {about: "defaults + GOGC=25", opts: func(o *local.Options) { o.GOGC = 25 }},
+	"shared-kine":     {about: "baseline, one kine (SQLite) for all clusters of the configuration, a key prefix each", opts: baseline, sharedKine: true},
+	"defaults":        {about: "the zero local.Options", opts: defaults},
+	"defaults+gogc25": {about: "defaults + GOGC=25", opts: func(o *local.Options) { o.GOGC = 25 }},
+	"lean": {about: "defaults + GOGC=25, one shared kine, no flowcontrol (APF off)/autoscaling/node.k8s.io, controllers-min: every knob at once", sharedKine: true,
+		opts: func(o *local.Options) {
+			o.GOGC = 25
+			o.RuntimeConfig = append(local.DefaultRuntimeConfig(), "flowcontrol.apiserver.k8s.io/v1=false",
+				"autoscaling/v1=false", "autoscaling/v2=false", "node.k8s.io/v1=false")
+			o.DisableAdmissionPlugins = append(local.DefaultDisabledAdmissionPlugins(), "RuntimeClass")
+			o.APIServerArgs = []string{"--enable-priority-and-fairness=false"}
+			o.Controllers = minControllers
+		}},
 	"defaults+gomemlimit":      {about: "defaults + GOMEMLIMIT as gomemlimit", opts: gomemlimit},
 	"defaults+watchcache-off":  {about: "defaults + DisableWatchCache", opts: func(o *local.Options) { o.DisableWatchCache = true }},
 	"defaults+controllers-min": {about: "defaults + Controllers as controllers-min", opts: func(o *local.Options) { o.Controllers = minControllers }},
