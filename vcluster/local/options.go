@@ -148,7 +148,9 @@ func DefaultRuntimeConfig() []string {
 // (the host's are used: DefaultStorageClass, PersistentVolumeClaimResize,
 // DefaultIngressClass) and no cluster trust bundles (ClusterTrustBundleAttest).
 // ValidatingAdmissionPolicy, MutatingAdmissionPolicy and the admission
-// webhooks stay on: tenants install charts that use them.
+// webhooks stay on: tenants install charts that use them. The names are
+// Kubernetes v1.37's; a kube-apiserver of another release given through
+// Options.Binaries refuses names it does not know, so pass its own list.
 func DefaultDisabledAdmissionPlugins() []string {
 	return []string{
 		"PodTopologyLabels", "NodeDeclaredFeatureValidator", "DefaultStorageClass",
