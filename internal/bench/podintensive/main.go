@@ -61,6 +61,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -144,7 +145,11 @@ func main() {
 }
 
 func run(c config) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	// SIGINT or SIGTERM ends the run through its defers: the virtual
+	// cluster, the engine and the host are stopped and removed.
+	sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sctx, 40*time.Minute)
 	defer cancel()
 	work, err := os.MkdirTemp("", "vclusterkit-podintensive-")
 	if err != nil {
