@@ -78,6 +78,9 @@ func stampHash(desired, source client.Object) error {
 
 func (k *kind) hashSource(virtual, desired client.Object) client.Object {
 	if _, ok := k.syncer.(Updater); ok {
+		if hs, ok := k.syncer.(HashSource); ok {
+			return hs.HashSource(virtual)
+		}
 		return virtual
 	}
 	return desired

@@ -50,8 +50,11 @@ type Options struct {
 	Syncers []Syncer
 	// Scheme of the virtual cluster. Default: client-go's.
 	Scheme *runtime.Scheme
-	// QPS and Burst of the virtual client. Defaults DefaultVirtualQPS and
-	// DefaultVirtualBurst.
+	// QPS and Burst of the virtual client: one budget for every request
+	// the engine makes to this virtual cluster (all kinds, tokens, the
+	// informers). Defaults DefaultVirtualQPS and DefaultVirtualBurst (or
+	// the config's own when set); a negative QPS turns the limiter off.
+	// The wait is exported as MetricRateLimiterWait{side=<Name>}.
 	QPS   float32
 	Burst int
 	// Workers per kind. Default DefaultWorkers.
@@ -98,6 +101,7 @@ type Engine struct {
 	metrics     *metrics
 	kinds       []*kind
 	virtualCfg  *rest.Config
+	echoes      *echoes
 	started     bool
 	startedLock sync.Mutex
 }
@@ -115,6 +119,8 @@ type kind struct {
 	// engine's own last write, so the watch event of that write does not
 	// cost another reconcile.
 	written sync.Map
+	// dirty marks the objects whose next reconcile translates (echo.go).
+	dirty dirtyKeys
 }
 
 // New returns an Engine for the virtual cluster reachable through
@@ -151,17 +157,9 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 		opts.Registerer = ctrlmetrics.Registry
 	}
 	cfg := rest.CopyConfig(virtualCfg)
-	if cfg.QPS == 0 {
-		cfg.QPS = DefaultVirtualQPS
-		if opts.QPS > 0 {
-			cfg.QPS = opts.QPS
-		}
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultVirtualBurst
-		if opts.Burst > 0 {
-			cfg.Burst = opts.Burst
-		}
+	qps, burst := budget(cfg, opts.QPS, opts.Burst, DefaultVirtualQPS, DefaultVirtualBurst)
+	if err := limit(cfg, opts.Registerer, opts.Name, qps, burst); err != nil {
+		return nil, fmt.Errorf("syncer.New: %w", err)
 	}
 	virtual, err := cluster.New(cfg, func(o *cluster.Options) { o.Scheme = opts.Scheme })
 	if err != nil {
@@ -171,10 +169,10 @@ func New(host *Host, virtualCfg *rest.Config, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncer.New: metrics: %w", err)
 	}
-	e := &Engine{opts: opts, host: host, virtual: virtual, metrics: m, virtualCfg: cfg}
+	e := &Engine{opts: opts, host: host, virtual: virtual, metrics: m, virtualCfg: cfg, echoes: &echoes{scheme: opts.Scheme}}
 	e.sc = &Context{
 		Translator:    tr,
-		Virtual:       virtual.GetClient(),
+		Virtual:       &recordingClient{Client: virtual.GetClient(), echoes: e.echoes},
 		VirtualReader: virtual.GetAPIReader(),
 		VirtualConfig: cfg,
 		Host:          host.cluster.GetClient(),
@@ -232,6 +230,10 @@ func (e *Engine) newKind(s Syncer) (*kind, error) {
 	}
 	return &kind{syncer: s, gvk: gvk, e: e}, nil
 }
+
+// RateLimiterWait is how long this engine's virtual requests have waited
+// for the client-side rate limiter, in total.
+func (e *Engine) RateLimiterWait() time.Duration { return waited(e.virtualCfg) }
 
 // Context returns what syncers of this engine work with.
 func (e *Engine) Context() *Context { return e.sc }
@@ -342,7 +344,7 @@ func (k *kind) setup(log logr.Logger) error {
 			return err
 		}
 	} else {
-		if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), &handler.EnqueueRequestForObject{})); err != nil {
+		if err := c.Watch(source.Kind(k.e.virtual.GetCache(), k.syncer.New(), k.virtualHandler())); err != nil {
 			return err
 		}
 		if err := c.Watch(source.Kind(k.e.host.cluster.GetCache(), k.syncer.New(), k.hostHandler())); err != nil {
@@ -359,6 +361,7 @@ func (k *kind) setup(log logr.Logger) error {
 			if err := c.Watch(source.Kind(c2, watch.Object, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 				var out []reconcile.Request
 				for _, key := range m(ctx, sc, obj) {
+					k.dirty.mark(key)
 					out = append(out, reconcile.Request{NamespacedName: key})
 				}
 				return out
@@ -370,11 +373,45 @@ func (k *kind) setup(log logr.Logger) error {
 	return nil
 }
 
+// virtualHandler enqueues a changed virtual object, marked dirty, except
+// for the echo of the engine's own last write to it (a periodic resync,
+// which repeats a version, is always enqueued).
+func (k *kind) virtualHandler() handler.EventHandler {
+	enqueue := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		key := client.ObjectKeyFromObject(obj)
+		k.dirty.mark(key)
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion() && k.e.echoes.own(e.ObjectNew) {
+				k.e.metrics.echoes.WithLabelValues(k.e.opts.Name, k.syncer.Name(), "virtual").Inc()
+				return
+			}
+			enqueue(e.ObjectNew, q)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			k.e.echoes.forget(e.Object)
+			enqueue(e.Object, q)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+	}
+}
+
 // hostHandler enqueues the virtual twin of a changed host object, except
-// for the echo of the engine's own last write to it.
+// for the echo of the engine's own last write to it; only a change of
+// more than status marks the twin dirty.
 func (k *kind) hostHandler() handler.EventHandler {
-	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	enqueue := func(ctx context.Context, obj client.Object, dirty bool, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		for _, r := range k.mapHost(ctx, obj) {
+			if dirty {
+				k.dirty.mark(r.NamespacedName)
+			}
 			q.Add(r)
 		}
 	}
@@ -385,20 +422,26 @@ func (k *kind) hostHandler() handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if !own(e.Object) {
-				enqueue(ctx, e.Object, q)
+				enqueue(ctx, e.Object, true, q)
 			}
 		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if !own(e.ObjectNew) {
-				enqueue(ctx, e.ObjectNew, q)
+			resync := e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion()
+			switch {
+			case !resync && own(e.ObjectNew):
+				k.e.metrics.echoes.WithLabelValues(k.e.opts.Name, k.syncer.Name(), "host").Inc()
+			case !resync && statusOnly(e.ObjectOld, e.ObjectNew):
+				enqueue(ctx, e.ObjectNew, false, q)
+			default:
+				enqueue(ctx, e.ObjectNew, true, q)
 			}
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			k.written.Delete(e.Object.GetName())
-			enqueue(ctx, e.Object, q)
+			enqueue(ctx, e.Object, true, q)
 		},
 		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
+			enqueue(ctx, e.Object, true, q)
 		},
 	}
 }

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/sync/internal/synctest"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
 	"github.com/vclusterkit/vclusterkit/sync/translate"
 )
@@ -414,34 +415,9 @@ func (clusterRoleSyncer) ToVirtual(context.Context, *syncer.Context, client.Obje
 	return syncer.Result{}, nil
 }
 
-func counter(t *testing.T, g interface {
-	Gather() ([]*dto.MetricFamily, error)
-}, name string, labels map[string]string) float64 {
+func counter(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue metric
-				}
-			}
-			sum += m.GetCounter().GetValue()
-		}
-	}
-	return sum
+	return synctest.Counter(t, g, name, labels)
 }
 
 // staleSyncer's ToVirtual writes the virtual object with the

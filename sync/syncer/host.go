@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vclusterkit/vclusterkit/sync/translate"
 )
@@ -37,10 +41,17 @@ type HostOptions struct {
 	// Namespaces limits the host cache to these namespaces (the tenants'
 	// host namespaces). Empty means all namespaces.
 	Namespaces []string
-	// QPS and Burst of the host client. Defaults DefaultHostQPS and
-	// DefaultHostBurst.
+	// QPS and Burst of the host client: one budget for every request
+	// the process makes to the host (all kinds, all virtual clusters, the
+	// informers' lists and watches). Defaults DefaultHostQPS and
+	// DefaultHostBurst (or the config's own QPS and Burst when set); a
+	// negative QPS turns the limiter off. The wait is exported as
+	// MetricRateLimiterWait{side="host"}.
 	QPS   float32
 	Burst int
+	// Registerer for the rate limiter metric. Default controller-runtime's
+	// metrics.Registry.
+	Registerer prometheus.Registerer
 	// Unfiltered lists kinds cached without the managed-label filter, for
 	// syncers that read host objects the engine did not create (Events,
 	// Nodes). Every other kind is cached only when it carries
@@ -64,17 +75,12 @@ func NewHost(cfg *rest.Config, opts HostOptions) (*Host, error) {
 		return nil, errors.New("syncer.NewHost: config is nil")
 	}
 	cfg = rest.CopyConfig(cfg)
-	if cfg.QPS == 0 {
-		cfg.QPS = DefaultHostQPS
-		if opts.QPS > 0 {
-			cfg.QPS = opts.QPS
-		}
+	qps, burst := budget(cfg, opts.QPS, opts.Burst, DefaultHostQPS, DefaultHostBurst)
+	if opts.Registerer == nil {
+		opts.Registerer = ctrlmetrics.Registry
 	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultHostBurst
-		if opts.Burst > 0 {
-			cfg.Burst = opts.Burst
-		}
+	if err := limit(cfg, opts.Registerer, "host", qps, burst); err != nil {
+		return nil, fmt.Errorf("syncer.NewHost: %w", err)
 	}
 	scheme := opts.Scheme
 	if scheme == nil {
@@ -114,5 +120,34 @@ func (h *Host) Start(ctx context.Context) error { return h.cluster.Start(ctx) }
 func (h *Host) Cluster() cluster.Cluster { return h.cluster }
 
 // Config returns the host client configuration (with the effective rate
-// limits).
+// limits, and the shared limiter: clients built from it draw on the same
+// budget).
 func (h *Host) Config() *rest.Config { return rest.CopyConfig(h.config) }
+
+// RateLimiterWait is how long host requests have waited for the
+// client-side rate limiter since NewHost, in total.
+func (h *Host) RateLimiterWait() time.Duration { return waited(h.config) }
+
+// budget is the QPS and burst of a side: the option when set (a negative
+// QPS means unlimited), else the config's own, else the default.
+func budget(cfg *rest.Config, qps float32, burst int, defQPS float32, defBurst int) (float32, int) {
+	switch {
+	case qps != 0:
+	case cfg.QPS != 0:
+		qps = cfg.QPS
+	default:
+		qps = defQPS
+	}
+	switch {
+	case burst > 0:
+	case cfg.Burst > 0:
+		burst = cfg.Burst
+	default:
+		burst = defBurst
+	}
+	if qps > 0 && float32(burst) < qps {
+		// A token bucket whose burst is below its rate never reaches it.
+		burst = int(qps)
+	}
+	return qps, burst
+}

@@ -16,6 +16,16 @@ const (
 	MetricErrors        = "vclusterkit_sync_errors_total"
 	MetricRefused       = "vclusterkit_sync_refused_total"
 	MetricQueueDepth    = "vclusterkit_sync_queue_depth"
+	// MetricEchoes counts watch events of the engine's own writes that
+	// were not reconciled again, by side (host, virtual).
+	MetricEchoes = "vclusterkit_sync_echoes_skipped_total"
+	// MetricStatusOnly counts reconciles that only carried status back
+	// (a host change of status alone): no translation, no host write.
+	MetricStatusOnly = "vclusterkit_sync_status_only_total"
+	// MetricRateLimiterWait is the time client requests waited for the
+	// engine's client-side rate limiter, by side (host: the one budget
+	// of the process; virtual: one budget per virtual cluster).
+	MetricRateLimiterWait = "vclusterkit_sync_client_rate_limiter_wait_seconds"
 )
 
 // Directions and operations used as metric labels.
@@ -33,6 +43,8 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	refused  *prometheus.CounterVec
 	depth    *prometheus.GaugeVec
+	echoes   *prometheus.CounterVec
+	status   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,6 +70,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: MetricQueueDepth,
 			Help: "Virtual objects waiting to be synced, by virtual cluster and kind.",
 		}, []string{"vcluster", "kind"}),
+		echoes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricEchoes,
+			Help: "Watch events of the engine's own writes not reconciled again, by virtual cluster, kind and side.",
+		}, []string{"vcluster", "kind", "side"}),
+		status: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricStatusOnly,
+			Help: "Reconciles that only carried status back to the virtual object, by virtual cluster and kind.",
+		}, []string{"vcluster", "kind"}),
 	}
 	var err error
 	m.synced, err = register(reg, m.synced)
@@ -74,6 +94,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.depth, err = register(reg, m.depth); err != nil {
+		return nil, err
+	}
+	if m.echoes, err = register(reg, m.echoes); err != nil {
+		return nil, err
+	}
+	if m.status, err = register(reg, m.status); err != nil {
 		return nil, err
 	}
 	return m, nil

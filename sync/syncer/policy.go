@@ -133,6 +133,7 @@ func (k *kind) requeueAll(ctx context.Context) error {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	q := *qp
 	for _, key := range keys {
+		k.dirty.mark(key)
 		q.Add(reconcile.Request{NamespacedName: key})
 	}
 	return nil

@@ -61,6 +61,12 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 	ctx = ctrl.LoggerInto(ctx, log)
 	defer func() {
 		k.e.metrics.duration.WithLabelValues(k.e.opts.Name, k.syncer.Name()).Observe(time.Since(start).Seconds())
+		if err != nil {
+			// The retry (after a conflict, a wait, a backoff) translates.
+			// A requeue a syncer asked for (ToVirtual's Result: a token
+			// refresh) needs no translation, only ToVirtual again.
+			k.dirty.mark(req.NamespacedName)
+		}
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
@@ -83,6 +89,7 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 		return k.reconcileFromHost(ctx, fh, req)
 	}
 	tr := sc.Translator
+	full := k.dirty.take(req.NamespacedName)
 	virtual := k.syncer.New()
 	vExists := true
 	if err := sc.Virtual.Get(ctx, req.NamespacedName, virtual); err != nil {
@@ -129,6 +136,16 @@ func (k *kind) Reconcile(ctx context.Context, req reconcile.Request) (res reconc
 	if _, imported := virtual.GetAnnotations()[AnnotationImported]; imported {
 		// An import from the host: it never goes back.
 		return reconcile.Result{}, nil
+	}
+	if !full && hExists && host.GetDeletionTimestamp() == nil {
+		// Only the host's status changed since the last translation:
+		// carry it back, nothing else to do.
+		k.e.metrics.status.WithLabelValues(k.e.opts.Name, k.syncer.Name()).Inc()
+		r, err := k.syncer.ToVirtual(ctx, sc, virtual, host)
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("to virtual: %w", err)
+		}
+		return reconcile.Result{RequeueAfter: r.RequeueAfter}, nil
 	}
 	if f, ok := k.syncer.(Filter); ok {
 		want, err := f.ShouldSync(ctx, sc, virtual)

@@ -23,7 +23,7 @@ import (
 // for that.
 //
 // Optional capabilities are separate interfaces detected by type assertion:
-// FromHost (and the Importer built on it), Updater, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion,
+// FromHost (and the Importer built on it), Updater, HashSource, Filter, Indexer, Watcher, Recreator, VirtualFinalizer, HostDeletion,
 // RefusalHandler and PolicyUpdater.
 type Syncer interface {
 	// Name is the lower-case plural of the kind ("pods"). It names the
@@ -53,6 +53,16 @@ type Syncer interface {
 // the engine calls ToHostUpdate instead of ToHost while a host copy exists.
 type Updater interface {
 	ToHostUpdate(ctx context.Context, sc *Context, virtual, host client.Object) (client.Object, error)
+}
+
+// HashSource is implemented by Updater syncers whose virtual objects carry
+// fields the engine writes itself (a pod's spec.nodeName, set by the
+// Binding that mirrors the host's scheduling): it returns the part of the
+// virtual object whose change calls for a host update. Without it, an
+// Updater's whole virtual object (metadata reduced, no status) is hashed,
+// and the engine's own write would cost a host update.
+type HashSource interface {
+	HashSource(virtual client.Object) client.Object
 }
 
 // FromHost is implemented by syncers whose source of truth is the host

@@ -321,6 +321,15 @@ func (s *Syncer) ToHostUpdate(ctx context.Context, sc *syncer.Context, obj, host
 	return d, nil
 }
 
+// HashSource implements syncer.HashSource: the virtual pod without the
+// node name the engine's own Binding set, so binding the virtual pod does
+// not cost a host update.
+func (*Syncer) HashSource(obj ctrl.Object) ctrl.Object {
+	v := obj.(*corev1.Pod).DeepCopy()
+	v.Spec.NodeName = ""
+	return v
+}
+
 func setImages(dst, src []corev1.Container) {
 	for i := range dst {
 		for _, c := range src {

@@ -137,6 +137,36 @@ func TestPodRoundTrip(t *testing.T) {
 		return err == nil && v.Spec.NodeName == "node-1" && v.Status.PodIP == "10.244.1.7" && v.Status.Phase == corev1.PodRunning, err
 	})
 
+	// A change of the host pod's status alone is carried back without
+	// translating again (a status-only reconcile, no host write), and the
+	// engine's own status writes to the virtual pod are not reconciled
+	// again (echoes skipped on the virtual side).
+	writes := map[string]string{"vcluster": e.Name, "kind": "pods", "direction": syncer.DirectionToHost}
+	hostWrites := synctest.Counter(t, e.Reg, syncer.MetricObjectsSynced, writes)
+	statusOnly := synctest.Counter(t, e.Reg, syncer.MetricStatusOnly, map[string]string{"vcluster": e.Name, "kind": "pods"})
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Host.Get(ctx, client.ObjectKeyFromObject(h), h); err != nil {
+			return err
+		}
+		h.Status.Conditions = append(h.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+		return e.Host.Status().Update(ctx, h)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "Ready back in the virtual cluster", func(ctx context.Context) (bool, error) {
+		err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v)
+		return err == nil && podReady(v), err
+	})
+	if got := synctest.Counter(t, e.Reg, syncer.MetricStatusOnly, map[string]string{"vcluster": e.Name, "kind": "pods"}); got <= statusOnly {
+		t.Errorf("%s = %v after a host status change, want more than %v", syncer.MetricStatusOnly, got, statusOnly)
+	}
+	if got := synctest.Counter(t, e.Reg, syncer.MetricObjectsSynced, writes); got != hostWrites {
+		t.Errorf("host writes went from %v to %v for a change of host status", hostWrites, got)
+	}
+	if got := synctest.Counter(t, e.Reg, syncer.MetricEchoes, map[string]string{"vcluster": e.Name, "kind": "pods", "side": "virtual"}); got < 1 {
+		t.Errorf("%s{side=virtual} = %v, want the status writes' echoes skipped", syncer.MetricEchoes, got)
+	}
+
 	// Deleting the running virtual pod deletes the host pod gracefully;
 	// when the host kubelet (here: the test) confirms, the virtual pod goes.
 	if err := e.Virtual.Delete(ctx, v); err != nil {
@@ -657,3 +687,12 @@ func deref(p *int32) int32 {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
