@@ -425,8 +425,8 @@ func TestClusterLostAndReturned(t *testing.T) {
 	}
 	// Admission on the cut-off cluster fails closed.
 	err := bc.Create(ctx, pod("lost-work", "during"))
-	if !apierrors.IsForbidden(err) && !apierrors.IsInternalError(err) {
-		t.Errorf("a pod created on beta while cut off: %v, want it refused", err)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "fail closed") {
+		t.Errorf("a pod created on beta while cut off: %v, want it refused, failing closed", err)
 	} else {
 		t.Logf("refused while cut off: %v", err)
 	}

@@ -84,18 +84,22 @@ func run(m *testing.M) int {
 		}
 		mgmt = s
 	})
-	for _, h := range []struct {
-		dst   **testenv.Host
-		nodes int
-	}{{&hostA, 1}, {&hostB, 2}} {
-		sw.Go(func() {
+	// The hosts one after the other: kwokctl picks its ports by binding
+	// and releasing them, and two clusters created at the same moment can
+	// pick the same one (then the first attempt hangs until its timeout).
+	sw.Go(func() {
+		for _, h := range []struct {
+			dst   **testenv.Host
+			nodes int
+		}{{&hostA, 1}, {&hostB, 2}} {
 			s, err := testenv.StartHost(ctx, testenv.HostOptions{Nodes: h.nodes})
 			if err != nil {
 				fail(fmt.Errorf("host cluster: %w", err))
+				return
 			}
 			*h.dst = s
-		})
-	}
+		}
+	})
 	sw.Wait()
 	defer func() {
 		for _, h := range []*testenv.Host{hostA, hostB} {
@@ -112,7 +116,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL: the tests of this package need a management API server and two host clusters (see above)")
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	cancel()
+	wg.Wait()
+	return code
 }
 
 func setup(ctx context.Context, wg *sync.WaitGroup, startErrs []error) error {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -65,6 +67,10 @@ type Quota struct {
 	WebhookName string
 	// Interval between reads of the tree; zero means 10 s.
 	Interval time.Duration
+	// LedgerTimeout bounds one admission's round trip to the ledger, so
+	// that a cut link is answered with a clear refusal before the API
+	// server gives up on the webhook; zero means 3 s.
+	LedgerTimeout time.Duration
 	// Defaults are the LimitRange defaults of a tenant, for pods that set
 	// no requests; nil means none.
 	Defaults func(tenant string) *tenancy.LimitRangeDefaults
@@ -127,7 +133,7 @@ func (q *Quota) Start(ctx context.Context) error {
 		return fmt.Errorf("fleet.Quota: %w", err)
 	}
 	resolver := admission.LabelResolver{Reader: hostClient, Defaults: q.Defaults}
-	srv, err := admission.Serve(ctx, &admission.Webhook{Ledger: ledger, Resolver: resolver}, admission.ServerOptions{Addr: addr, Certs: certs})
+	srv, err := admission.Serve(ctx, &admission.Webhook{Ledger: boundedAdmitter{ledger, q.ledgerTimeout()}, Resolver: resolver}, admission.ServerOptions{Addr: addr, Certs: certs})
 	if err != nil {
 		return fmt.Errorf("fleet.Quota: %w", err)
 	}
@@ -163,6 +169,31 @@ func (q *Quota) Start(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+func (q *Quota) ledgerTimeout() time.Duration {
+	if q.LedgerTimeout == 0 {
+		return 3 * time.Second
+	}
+	return q.LedgerTimeout
+}
+
+// boundedAdmitter bounds each admission's ledger round trip.
+type boundedAdmitter struct {
+	*quota.SharedLedger
+	timeout time.Duration
+}
+
+func (b boundedAdmitter) Admit(ctx context.Context, uid types.UID, node string, requested corev1.ResourceList) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	if err := b.SharedLedger.Admit(ctx, uid, node, requested); err != nil {
+		if errors.Is(err, quota.ErrQuotaExceeded) {
+			return err
+		}
+		return fmt.Errorf("the fleet's quota ledger on the management API cannot be reached, so nothing is admitted (fail closed): %w", err)
+	}
+	return nil
 }
 
 // refreshTree reads the tree from the management API into the ledger.
