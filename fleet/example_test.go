@@ -14,7 +14,9 @@ import (
 // explains why the others do not fit.
 func ExamplePlace() {
 	ready := []metav1.Condition{{Type: fleet.ConditionReady, Status: metav1.ConditionTrue}}
-	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)} }
+	cpu := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)}
+	}
 	clusters := []fleet.Cluster{
 		{ObjectMeta: metav1.ObjectMeta{Name: "eu-1", Labels: map[string]string{"region": "eu"}},
 			Status: fleet.ClusterStatus{Conditions: ready, Capacity: cpu("8"), Allocated: cpu("6")}},

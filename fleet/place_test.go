@@ -33,7 +33,9 @@ func TestPlace(t *testing.T) {
 		cluster("b", true, map[string]string{"region": "us"}, "10", "2"),
 		cluster("c", false, map[string]string{"region": "eu"}, "100", ""),
 	}
-	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)} }
+	cpu := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)}
+	}
 	for _, tc := range []struct {
 		name    string
 		claim   fleet.ClusterClaimSpec
