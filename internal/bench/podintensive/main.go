@@ -36,7 +36,8 @@
 // rate-limiter latency metric, summed per API server, for the whole
 // process; the load clients contribute nothing to it).
 //
-// Hosts: KWOK by default (testenv.StartHost, one fake node; pods are marked
+// Hosts: KWOK by default (testenv.StartHost, enough fake nodes of 110 pods
+// each for one side's pods; pods are marked
 // Running and Ready by KWOK, so the numbers are control-plane and syncer
 // latency), or the real-node host with -real (kubelet, containerd, runc;
 // busybox from internal/images with imagePullPolicy Never). The real node
@@ -169,12 +170,19 @@ func run(c config) (err error) {
 	// is recorded; the load clients below have none.
 	ctrlmetrics.RegisterRESTClientMetrics(ctrlmetrics.MetricRateLimiterLatency)
 
-	hostKind := "KWOK (one fake node)"
+	hostKind := ""
 	if c.real {
 		hostKind = "real node (kubelet, containerd, runc)"
 	}
 	t0 := time.Now()
-	h, err := testenv.StartHost(ctx, testenv.HostOptions{RealNode: c.real})
+	hopts := testenv.HostOptions{RealNode: c.real}
+	if !c.real {
+		// A KWOK node holds 110 pods: enough nodes for one side's pods
+		// (the sides do not overlap) and the virtual cluster's own.
+		hopts.Nodes = c.namespaces*c.deployments/100 + 2
+		hostKind = fmt.Sprintf("KWOK (%d fake nodes of 110 pods)", hopts.Nodes)
+	}
+	h, err := testenv.StartHost(ctx, hopts)
 	if err != nil {
 		return fmt.Errorf("starting the host: %w", err)
 	}
