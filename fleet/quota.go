@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,8 +34,9 @@ const (
 // reserves with optimistic concurrency on that one object, so a subtree
 // limit holds exactly across clusters, however creates race on them.
 //
-// It serves a fail-closed validating webhook next to its cluster, installs
-// it there, and follows the cluster's pods (a pod that appears commits its
+// It serves a fail-closed validating webhook next to its cluster (pods,
+// PersistentVolumeClaims and Services; see quota/admission), installs it
+// there, and follows those objects (one that appears commits its
 // reservation, one that ends or is deleted releases it). The tree (every
 // Tenant and Space) is read from the management API every Interval.
 //
@@ -150,10 +152,15 @@ func (q *Quota) Start(ctx context.Context) error {
 		return fmt.Errorf("fleet.Quota: %w", err)
 	}
 	factory := informers.NewSharedInformerFactory(cs, 0)
-	pods := factory.Core().V1().Pods().Informer()
-	tracker := &admission.Tracker{Ledger: ledger, Resolver: resolver}
-	if _, err := pods.AddEventHandler(tracker.EventHandler(ctx)); err != nil {
-		return fmt.Errorf("fleet.Quota: %w", err)
+	tracker := &admission.ObjectTracker{Ledger: ledger, Resolver: resolver}
+	for _, inf := range []cache.SharedIndexInformer{
+		factory.Core().V1().Pods().Informer(),
+		factory.Core().V1().PersistentVolumeClaims().Informer(),
+		factory.Core().V1().Services().Informer(),
+	} {
+		if _, err := inf.AddEventHandler(tracker.EventHandler(ctx)); err != nil {
+			return fmt.Errorf("fleet.Quota: %w", err)
+		}
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
