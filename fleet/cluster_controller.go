@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
 // ClusterReconciler keeps a Cluster's status on the management side: it
@@ -55,7 +57,9 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ProbeTimeout == 0 {
 		r.ProbeTimeout = 5 * time.Second
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named("fleet-cluster").For(&Cluster{}).
+	// Status writes (its own probes, the agent's heartbeats) do not
+	// trigger a reconcile: probes are paced by RequeueAfter.
+	return ctrl.NewControllerManagedBy(mgr).Named("fleet-cluster").For(&Cluster{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&ClusterClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
 			if c := o.(*ClusterClaim).Status.Cluster; c != "" {
 				return []ctrl.Request{{NamespacedName: client.ObjectKey{Name: c}}}
