@@ -78,6 +78,13 @@
 //	defaults               253 / 188  208 / 191  200 / 191  21 / 150 / 29                     192 / 191
 //	defaults, shared kine  256 / 191  197 / 181  187 / 179   7 / 150 / 29                     177 / 177
 //
+// A second run, defaults against every knob at once ("lean": GOGC=25, a
+// shared kine, no flowcontrol (APF off), autoscaling or node.k8s.io, 12
+// controllers):
+//
+//	defaults               280 / 182  214 / 187  201 / 187  21 / 150 / 31                     190 / 188
+//	lean                   248 / 152  169 / 146  155 / 143   7 / 122 / 26                     141 / 142
+//
 // At N=1 PSS still carries the binaries' code (it is split three ways
 // here, one process of each kind per configuration); the marginal cost is
 // what one more virtual cluster takes: 192 MiB with the defaults, 32 MiB
@@ -137,9 +144,11 @@
 // (heap profile of an idle one: OpenAPI v2 and v3 about 36 MiB, route
 // tables, schemes and CEL environments most of the rest), so no GC
 // setting brings it much below 120 MiB, and a kube-controller-manager and
-// a kine are 20–30 MiB each. Getting under 150 MiB takes a shared kine
-// and GOGC=25 together, or a kube-apiserver without the OpenAPI v2
-// endpoint (about 12 MiB of its heap), or several virtual control planes
+// a kine are 20–30 MiB each. Every knob at once (the lean row: 141 MiB)
+// is under the target, at the price of each knob's drawback above; a
+// program that wants it sets those Options fields and runs a shared kine.
+// Below that it would take a kube-apiserver without the OpenAPI v2
+// endpoint (about 12 MiB of its heap) or several virtual control planes
 // in one process, which kube-apiserver does not support.
 //
 // # Why kine runs as a binary
