@@ -20,6 +20,11 @@
 //  6. a virtual cluster put to sleep and woken, its objects intact
 //  7. team data deleted, and proof that nothing of it is left on the host
 //
+// With --clusters 2 it then adds a second (KWOK) host cluster with its own
+// Engine, a management API for the fleet (package fleet), registers the
+// first host by credential and the second by an agent that connects out,
+// and places a virtual cluster on the second host through a ClusterClaim.
+//
 // Flags: --nodes auto|real|kwok to choose the nodes, --kubeconfig to use an existing host cluster, --out DIR to keep
 // the host and virtual kubeconfigs, --keep to leave everything running
 // until Ctrl-C so you can explore with kubectl.
@@ -44,6 +49,7 @@ func main() {
 	fs.StringVar(&opts.nodes, "nodes", nodesAuto, "the local host's nodes: auto (a real node when this machine can run one), real, or kwok (fake nodes)")
 	fs.StringVar(&opts.kubeconfig, "kubeconfig", "", "use this existing host cluster instead of starting a local one")
 	fs.StringVar(&opts.out, "out", "", "write the host and virtual-cluster kubeconfigs to this directory")
+	fs.IntVar(&opts.clusters, "clusters", 1, "2 adds a second host cluster, a fleet management API and a virtual cluster placed on the second cluster through a ClusterClaim (package fleet)")
 	fs.BoolVar(&opts.keep, "keep", false, "leave everything running until Ctrl-C")
 	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up after this long")
 	_ = fs.Parse(os.Args[1:])

@@ -56,7 +56,9 @@ func TestQuickstartStory(t *testing.T) {
 // TestQuickstartOnExistingHost runs the story with --kubeconfig against a
 // host cluster that is already running (KWOK nodes: the story without real
 // containers), and --out: the kubeconfigs and the engine log are kept, and
-// the host is left running (it is not the quickstart's to stop).
+// the host is left running (it is not the quickstart's to stop). With
+// --clusters 2: a second cluster joins by its agent and a virtual cluster
+// is placed on it through a claim, Running there.
 func TestQuickstartOnExistingHost(t *testing.T) {
 	ctx := context.Background()
 	h, err := testenv.StartHost(ctx, testenv.HostOptions{Nodes: 2})
@@ -67,14 +69,26 @@ func TestQuickstartOnExistingHost(t *testing.T) {
 	h.LogsOnFailure(t)
 	out := t.TempDir()
 	var buf bytes.Buffer
-	err = run(ctx, options{kubeconfig: h.KubeconfigPath, out: out, timeout: 8 * time.Minute}, &buf)
+	err = run(ctx, options{kubeconfig: h.KubeconfigPath, out: out, timeout: 8 * time.Minute, clusters: 2}, &buf)
 	if err != nil {
 		t.Fatalf("quickstart --kubeconfig: %v\n%s", err, buf.String())
 	}
 	if !strings.Contains(buf.String(), "Using the host cluster of "+h.KubeconfigPath) {
 		t.Errorf("the story did not use the given host:\n%s", buf.String())
 	}
-	for _, f := range []string{"web-bob.kubeconfig", "data-carol.kubeconfig", "engine.log"} {
+	for _, want := range []string{
+		"cluster cluster-1 connection Credential labels region=eu  Ready",
+		"cluster cluster-2 connection Agent      labels region=us  Ready",
+		"claim demo-us (tenant fleet-demo, region=us, cpu 2) bound: placed on cluster-2",
+		"virtual cluster demo-us placed on cluster-2",
+		"virtual clusters from the fleet on cluster-2: 1 (vclusterkit-system/demo-us), on cluster-1: 0",
+		"gone from both clusters",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("--clusters 2: the story's output lacks %q", want)
+		}
+	}
+	for _, f := range []string{"web-bob.kubeconfig", "data-carol.kubeconfig", "engine.log", "management.kubeconfig"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("--out: %s not kept: %v", f, err)
 		}

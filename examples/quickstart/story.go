@@ -46,6 +46,8 @@ type options struct {
 	out        string
 	keep       bool
 	timeout    time.Duration
+	// clusters is 1, or 2 for the fleet part of the story (fleet.go).
+	clusters int
 }
 
 // platformNamespace holds the VirtualCluster objects: the platform team's
@@ -73,6 +75,13 @@ func (s *story) say(format string, args ...any) {
 }
 
 func run(ctx context.Context, opts options, w io.Writer) (err error) {
+	switch opts.clusters {
+	case 0:
+		opts.clusters = 1
+	case 1, 2:
+	default:
+		return fmt.Errorf("--clusters: 1 or 2, got %d", opts.clusters)
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
 	s := &story{w: w, start: time.Now()}
@@ -224,6 +233,13 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	}
 	if err := s.deleteTeam(ctx, stateDir); err != nil {
 		return err
+	}
+	if opts.clusters == 2 {
+		stopFleet, err := s.secondCluster(ctx)
+		defer stopFleet()
+		if err != nil {
+			return err
+		}
 	}
 	if opts.keep {
 		s.section("Everything is running (--keep). Explore, then press Ctrl-C to clean up:")
