@@ -89,6 +89,11 @@ type Ledger struct {
 	names   []corev1.ResourceName       // column -> resource name
 	nodes   map[string]*node
 	entries map[types.UID]*entry
+	// No uncommitted reservation expires before nextExpiry; anyPending is
+	// false when none may exist. They spare expireLocked a walk over every
+	// entry on each refusal while nothing can have expired.
+	nextExpiry time.Time
+	anyPending bool
 
 	admitted, denied atomic.Int64
 }
@@ -219,10 +224,13 @@ func (l *Ledger) Admit(ctx context.Context, uid types.UID, nodeName string, requ
 	}
 	if exceeded != nil {
 		l.denied.Add(1)
-		ctrl.LoggerFrom(ctx).V(1).Info("quota denied", "uid", uid, "node", nodeName, "reason", exceeded.Error())
+		if log := ctrl.LoggerFrom(ctx).V(1); log.Enabled() {
+			log.Info("quota denied", "uid", uid, "node", nodeName, "reason", exceeded.Error())
+		}
 		return exceeded
 	}
 	e := &entry{node: n, amounts: amounts, expires: l.now().Add(l.ttl)}
+	l.pending(e)
 	for _, a := range amounts {
 		n.charge(a, false, 1)
 	}
@@ -407,14 +415,34 @@ func (l *Ledger) Expire() int {
 
 func (l *Ledger) expireLocked() int {
 	now := l.now()
+	if !l.anyPending || !now.After(l.nextExpiry) {
+		return 0
+	}
 	n := 0
+	l.anyPending, l.nextExpiry = false, time.Time{}
 	for uid, e := range l.entries {
-		if !e.committed && now.After(e.expires) {
+		if e.committed {
+			continue
+		}
+		if now.After(e.expires) {
 			l.releaseLocked(uid)
 			n++
+			continue
 		}
+		l.pending(e)
 	}
 	return n
+}
+
+// pending notes an uncommitted entry's expiry for expireLocked.
+func (l *Ledger) pending(e *entry) {
+	if e.committed {
+		return
+	}
+	if !l.anyPending || e.expires.Before(l.nextExpiry) {
+		l.nextExpiry = e.expires
+	}
+	l.anyPending = true
 }
 
 // Object is an object that exists and what it uses, for Reconcile.

@@ -78,6 +78,7 @@ func (l *Ledger) ReplaceEntries(entries []Entry) (unplaced []Entry, err error) {
 			n.charge(a, e.committed, 1)
 		}
 		l.entries[en.UID] = e
+		l.pending(e)
 	}
 	return unplaced, nil
 }
