@@ -21,16 +21,20 @@ import (
 	"github.com/vclusterkit/vclusterkit/sync/translate"
 )
 
-// Default client rate limits the engine ships, for the host and for each
-// virtual cluster. vcluster ships 40 QPS; the engine's defaults are higher
-// because one process syncs several virtual clusters through one host
-// client and a burst of pod creations should not queue behind the client
-// limiter (see the sync benchmark, go run ./internal/bench/sync).
+// Default client rate limits the engine ships: one budget for everything
+// a process sends to the host (all its virtual clusters), and one for
+// everything an Engine sends to its virtual cluster. vcluster ships 40 QPS.
+// A synced pod costs one host request (two and a patch with a service
+// account token) and three virtual ones (four with a token: the token
+// request, the Binding, two status patches); measured with go run
+// ./internal/bench/sync -limits default -tokens, the former virtual
+// default of 100 QPS held one virtual cluster to about 25 pods/s (52 s of
+// limiter wait at 75 pods/s offered), hence 200.
 const (
 	DefaultHostQPS      float32 = 200
 	DefaultHostBurst            = 400
-	DefaultVirtualQPS   float32 = 100
-	DefaultVirtualBurst         = 200
+	DefaultVirtualQPS   float32 = 200
+	DefaultVirtualBurst         = 400
 )
 
 // HostOptions configure the shared host side. The zero value watches every

@@ -490,6 +490,11 @@ func (s *Syncer) ensureTokens(ctx context.Context, sc *syncer.Context, v, h *cor
 			return 0, err
 		}
 	} else if err := sc.Host.Create(ctx, want); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Written by an earlier reconcile the cache has not seen
+			// yet: retried quietly, like a conflict.
+			return 0, apierrors.NewConflict(corev1.Resource("secrets"), key.Name, err)
+		}
 		return 0, err
 	}
 	return time.Until(refreshAt), nil
