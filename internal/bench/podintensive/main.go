@@ -57,11 +57,20 @@
 //	KWOK, 10 × 40 (400 pods a side)  direct 1.37 s  virtual 17.1 s  ratio 12.56 (churn 7.43)
 //	real node, 2 × 20 (40 a side)    direct 8.60 s  virtual 10.9 s  ratio 1.27 (churn 1.88)
 //
-// On KWOK the virtual side's time is spent after the virtual pod exists
+// On KWOK the virtual side's time was spent after the virtual pod exists
 // (p50 12.4 s of 15.8 s), and the Engine's virtual-API clients waited
 // 2 min 54 s in client-go's rate limiter over 2,779 requests: the syncer's
-// virtual client limit holds it. The full size (10 × 100) did not finish
-// within one 11-minute run here.
+// virtual client limit held it. With one budget per side at 200 QPS
+// (commit 868976c) the same run waited 24 ms over 2,786 requests, and
+//
+//	KWOK, 10 × 40                    direct 1.03 s  virtual 11.5 s  ratio 11.26 (churn 5.15)
+//
+// with the virtual time split between create → pod exists (the virtual
+// cluster's own controller-manager: p50 3.0 s, p99 11.0 s; direct 0.77 s,
+// 0.96 s) and pod exists → Ready (the syncer and the host: p50 6.2 s;
+// direct 49 ms), two control planes and the syncer sharing two saturated
+// cores. The full size (10 × 100) did not finish within one 11-minute run
+// here.
 package main
 
 import (
