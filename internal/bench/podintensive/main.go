@@ -69,8 +69,9 @@
 // cluster's own controller-manager: p50 3.0 s, p99 11.0 s; direct 0.77 s,
 // 0.96 s) and pod exists → Ready (the syncer and the host: p50 6.2 s;
 // direct 49 ms), two control planes and the syncer sharing two saturated
-// cores. The full size (10 × 100) did not finish within one 11-minute run
-// here.
+// cores. The full size, same commit, every pod Ready on both sides:
+//
+//	KWOK, 10 × 100 (1,000 a side)    direct 2.19 s  virtual 35.3 s  ratio 16.12 (churn 7.58)
 package main
 
 import (
