@@ -49,6 +49,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/vclusterkit/vclusterkit/internal/bench/benchkit"
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/local"
@@ -209,7 +210,7 @@ func run(names []string, nsFlag string, idle time.Duration) error {
 			}
 			r.p.Shutdown(ctx)
 			if r.kine != nil {
-				stop(r.kine)
+				benchkit.Stop(r.kine)
 			}
 		}
 	}()
@@ -454,16 +455,4 @@ func table(rs []*runner, ns []int) string {
 		}
 	}
 	return b.String()
-}
-
-func stop(c *exec.Cmd) {
-	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
 }

@@ -113,6 +113,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	vclusterkit "github.com/vclusterkit/vclusterkit"
+	"github.com/vclusterkit/vclusterkit/internal/bench/benchkit"
 	"github.com/vclusterkit/vclusterkit/internal/images"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -400,21 +401,9 @@ func (t *tracker) observe(obj any) {
 	if _, seen := t.exists[k]; !seen {
 		t.exists[k] = now
 	}
-	if _, seen := t.ready[k]; !seen && podReady(p) {
+	if _, seen := t.ready[k]; !seen && benchkit.PodReady(p) {
 		t.ready[k] = now
 	}
-}
-
-func podReady(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // latencies of one phase: create call → pod Ready, and its two parts,

@@ -45,6 +45,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vclusterkit/vclusterkit/internal/bench/benchkit"
 	"github.com/vclusterkit/vclusterkit/internal/binaries"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"github.com/vclusterkit/vclusterkit/vcluster/kubeconfig"
@@ -209,7 +210,7 @@ func bare(bins map[string]string, dir string) (time.Duration, error) {
 	if err := kine.Start(); err != nil {
 		return 0, err
 	}
-	defer stop(kine)
+	defer benchkit.Stop(kine)
 	deadline := time.Now().Add(2 * time.Minute)
 	for !dial(fmt.Sprintf("127.0.0.1:%d", kinePort)) {
 		if time.Now().After(deadline) {
@@ -227,7 +228,7 @@ func bare(bins map[string]string, dir string) (time.Duration, error) {
 	if err := api.Start(); err != nil {
 		return 0, err
 	}
-	defer stop(api)
+	defer benchkit.Stop(api)
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // local benchmark
 	for {
 		resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", apiPort))
@@ -250,18 +251,6 @@ func command(bin string, log *os.File, args ...string) *exec.Cmd {
 	c.Stdout, c.Stderr = log, log
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return c
-}
-
-func stop(c *exec.Cmd) {
-	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
 }
 
 func dial(addr string) bool {

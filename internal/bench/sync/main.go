@@ -71,6 +71,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/vclusterkit/vclusterkit/internal/bench/benchkit"
 	"github.com/vclusterkit/vclusterkit/internal/images"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/sync/resources/pods"
@@ -318,18 +319,6 @@ func (l *level) pace(create func(i int) error) error {
 	return <-errs
 }
 
-func ready(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // follow records, from a pod watch, when each pod of cur is first seen
 // (seen may be nil) and first Running and Ready.
 func follow(ctx context.Context, cs *kubernetes.Clientset, ns string, cur *atomic.Pointer[level], seen, running func(*stamps) *atomic.Int64) error {
@@ -367,7 +356,7 @@ func follow(ctx context.Context, cs *kubernetes.Clientset, ns string, cur *atomi
 			if seen != nil {
 				seen(&l.pods[i]).CompareAndSwap(0, now)
 			}
-			if ready(p) {
+			if benchkit.PodReady(p) {
 				running(&l.pods[i]).CompareAndSwap(0, now)
 			}
 		}
@@ -459,12 +448,7 @@ func run(rates []int, duration time.Duration, lifted, tokens bool) error {
 		return err
 	}
 	defer func() { _ = virtual.Stop() }()
-	unlimited := func(c *rest.Config) *kubernetes.Clientset {
-		c = rest.CopyConfig(c)
-		c.QPS, c.Burst = -1, 0
-		return kubernetes.NewForConfigOrDie(c)
-	}
-	hostAdmin, virtualAdmin := unlimited(host.Config), unlimited(virtual.Config)
+	hostAdmin, virtualAdmin := benchkit.Unlimited(host.Config), benchkit.Unlimited(virtual.Config)
 	for _, ns := range []string{hostNS, bareNS} {
 		if _, err := hostAdmin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			return err
@@ -535,7 +519,7 @@ func run(rates []int, duration time.Duration, lifted, tokens bool) error {
 	}
 	if err := until(ctx, 2*time.Minute, "the engine to sync a probe pod", func() bool {
 		p, err := virtualAdmin.CoreV1().Pods(virtualNS).Get(ctx, "probe", metav1.GetOptions{})
-		return err == nil && ready(p)
+		return err == nil && benchkit.PodReady(p)
 	}); err != nil {
 		return err
 	}

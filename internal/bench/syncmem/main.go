@@ -32,12 +32,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/vclusterkit/vclusterkit/internal/bench/benchkit"
 	"github.com/vclusterkit/vclusterkit/internal/testenv"
 	"github.com/vclusterkit/vclusterkit/sync/resources/builtin"
 	"github.com/vclusterkit/vclusterkit/sync/syncer"
@@ -69,12 +68,7 @@ func run(most, npods int) error {
 		return err
 	}
 	defer func() { _ = virtual.Stop() }()
-	admin := func(c *rest.Config) *kubernetes.Clientset {
-		c = rest.CopyConfig(c)
-		c.QPS, c.Burst = -1, 0
-		return kubernetes.NewForConfigOrDie(c)
-	}
-	h, v := admin(host.Config), admin(virtual.Config)
+	h, v := benchkit.Unlimited(host.Config), benchkit.Unlimited(virtual.Config)
 	if _, err := v.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: virtualNS}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
