@@ -22,7 +22,7 @@ import (
 
 // TestKubectlInsideVirtualCluster uses kubectl with the virtual cluster's
 // own kubeconfig, as a tenant does, against a real container: logs, exec,
-// exec with stdin, port-forward and debug go through the virtual API server
+// exec with stdin, attach, port-forward and debug go through the virtual API server
 // to the engine's kubelet proxy and on to the host's pod subresources.
 func TestKubectlInsideVirtualCluster(t *testing.T) {
 	ctx := context.Background()
@@ -72,6 +72,30 @@ func TestKubectlInsideVirtualCluster(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != "bytes through stdin" {
 			t.Fatalf("kubectl exec -i: %v: %q", err, out)
 		}
+	})
+	t.Run("attach", func(t *testing.T) {
+		// A container reading its stdin (stdinOnce: the first attach's end
+		// of input is the container's): kubectl attach -i sends a line
+		// through, reads the answer from the container's stdout, and the
+		// container ends with its input.
+		mustCreate(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "talker", Namespace: ns}, Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: images.Busybox, ImagePullPolicy: corev1.PullIfNotPresent,
+				Stdin: true, StdinOnce: true,
+				Command: []string{"sh", "-c", "while read l; do echo \"got:$l\"; done; echo input ended"}}},
+		}})
+		waitRunning(t, ns, "talker")
+		out, err := vk("ping through attach\n", "attach", "-i", "talker", "-c", "main")
+		if err != nil || !strings.Contains(out, "got:ping through attach") {
+			t.Fatalf("kubectl attach -i: %v: %q", err, out)
+		}
+		eventually(t, "the attached container ended with its input", func() error {
+			out, err := vk("", "logs", "talker")
+			if err != nil || !strings.Contains(out, "input ended") {
+				return fmt.Errorf("%v: %q", err, out)
+			}
+			return nil
+		})
 	})
 	t.Run("port-forward", func(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)

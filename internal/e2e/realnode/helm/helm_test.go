@@ -89,7 +89,7 @@ func TestHelmVirtualCluster(t *testing.T) {
 	})
 
 	const ns = "work"
-	t.Run("workload runs; logs, exec, port-forward and debug reach it", func(t *testing.T) {
+	t.Run("workload runs; logs, exec, attach, port-forward and debug reach it", func(t *testing.T) {
 		mustCreate(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 		mustCreate(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
@@ -112,6 +112,24 @@ func TestHelmVirtualCluster(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "bytes through stdin" {
 			t.Errorf("kubectl exec -i through the virtual cluster: %v: %q", err, out)
 		}
+		// attach: a container reading its stdin (stdinOnce) answers a line
+		// kubectl attach -i sends, and ends with its input.
+		mustCreate(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "talker", Namespace: ns}, Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers: []corev1.Container{{Name: "main", Image: images.Busybox, ImagePullPolicy: corev1.PullIfNotPresent,
+				Stdin: true, StdinOnce: true,
+				Command: []string{"sh", "-c", "while read l; do echo \"got:$l\"; done; echo input ended"}}},
+		}})
+		waitRunning(t, ns, "talker")
+		att := exec.CommandContext(cctx, bed.kubectl, "--kubeconfig", bed.virtualKubeconfig, "-n", ns, "attach", "-i", "talker", "-c", "main")
+		att.Stdin = strings.NewReader("ping through attach\n")
+		if out, err := att.CombinedOutput(); err != nil || !strings.Contains(string(out), "got:ping through attach") {
+			t.Errorf("kubectl attach -i through the virtual cluster: %v: %q", err, out)
+		}
+		testenv.Eventually(t, 90*time.Second, "the attached container ended with its input", func(ctx context.Context) (bool, string) {
+			out, err := vkubectl(ctx, ns, "logs", "talker")
+			return err == nil && strings.Contains(out, "input ended"), fmt.Sprintf("%v: %s", err, out)
+		})
 		// port-forward: kubectl says where it listens, then a page comes
 		// through.
 		pf := exec.CommandContext(cctx, bed.kubectl, "--kubeconfig", bed.virtualKubeconfig, "-n", ns, "port-forward", "pod/web", "0:8080")
