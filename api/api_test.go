@@ -72,6 +72,17 @@ func TestBadBodies(t *testing.T) {
 	}{
 		{"oversized", "/virtualclusters", `{"name":"big","tenant":"acme","kubernetesVersion":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "", "larger than"},
 		{"unknown field", "/virtualclusters", `{"name":"u1","tenant":"acme","privileged":true}`, 400, "privileged", "unknown field"},
+		// encoding/json alone would match keys case-insensitively and let
+		// a repeated key win silently; neither is accepted.
+		{"case-variant field", "/virtualclusters", `{"name":"u2","Tenant":"acme"}`, 400, "Tenant", "unknown field"},
+		{"duplicate field", "/virtualclusters", `{"name":"u3","tenant":"acme-web","tenant":"acme"}`, 400, "tenant", "duplicate field"},
+		// Every route that reads a body bounds it and knows its fields.
+		{"oversized space", "/spaces", `{"name":"big-space","tenant":"acme","pad":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "", "larger than"},
+		{"oversized member", "/tenants/acme/members", `{"kind":"User","name":"` + strings.Repeat("m", 70<<10) + `","role":"view"}`, 413, "", "larger than"},
+		{"oversized key", "/apikeys", `{"name":"big-key","tenant":"acme","role":"view","expiresIn":"1h","pad":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "", "larger than"},
+		{"unknown field space", "/spaces", `{"name":"u-space","tenant":"acme","namespace":"kube-system"}`, 400, "namespace", "unknown field"},
+		{"unknown field member", "/tenants/acme/members", `{"kind":"User","name":"mallory","role":"admin","tenant":"globex"}`, 400, "tenant", "unknown field"},
+		{"unknown field key", "/apikeys", `{"name":"u-key","tenant":"acme","role":"admin","expiresIn":"1h","scope":"*"}`, 400, "scope", "unknown field"},
 		{"wrong type", "/virtualclusters", `{"name":5,"tenant":"acme"}`, 400, "name", "must be a string"},
 		{"two values", "/virtualclusters", `{"name":"t1","tenant":"acme"}{"name":"t2"}`, 400, "", "one JSON value"},
 		{"not json", "/virtualclusters", `name=x`, 400, "", "not valid JSON"},
@@ -104,8 +115,31 @@ func TestBadBodies(t *testing.T) {
 	}
 	var vl corev1.NamespaceList
 	_ = vl
-	if a := call(t, "GET", "/virtualclusters/big", alice, nil); a.code != 404 {
-		t.Fatalf("refused create left an object: %d", a.code)
+	for _, vc := range []string{"big", "u1", "u2", "u3"} {
+		if a := call(t, "GET", "/virtualclusters/"+vc, alice, nil); a.code != 404 {
+			t.Fatalf("refused create left virtual cluster %s: %d", vc, a.code)
+		}
+	}
+	for _, sp := range []string{"big-space", "u-space"} {
+		if a := call(t, "GET", "/spaces/"+sp, alice, nil); a.code != 404 {
+			t.Fatalf("refused create left space %s: %d", sp, a.code)
+		}
+	}
+	var ml api.List[api.Member]
+	call(t, "GET", "/tenants/acme/members", alice, nil).json(t, &ml)
+	for _, m := range ml.Items {
+		if m.Name == "mallory" || len(m.Name) > 253 {
+			t.Fatalf("a refused member change added %s %.40s", m.Kind, m.Name)
+		}
+	}
+	keys, err := pf.Keys.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.Name == "big-key" || k.Name == "u-key" {
+			t.Fatalf("a refused request stored API key %s", k.Name)
+		}
 	}
 }
 
@@ -168,12 +202,16 @@ func TestTenantsMembersAndPages(t *testing.T) {
 		t.Fatalf("alice reading globex: %d", a.code)
 	}
 	// Members: dave cannot add himself to acme; alice can add and remove.
-	if a := call(t, "PUT", "/tenants/acme/members", dave, api.SetMember{Kind: "User", Name: "dave", Role: "admin"}); a.code != 404 {
+	a := call(t, "PUT", "/tenants/acme/members", dave, api.SetMember{Kind: "User", Name: "dave", Role: "admin"})
+	if a.code != 404 {
 		t.Fatalf("dave adding himself to acme: %d %s", a.code, a.body)
 	}
-	if a := call(t, "PUT", "/tenants/acme-web/members", bob, api.SetMember{Kind: "User", Name: "bob", Role: "admin"}); a.code != 403 {
+	t.Logf("dave (not a member) adding himself to acme → %d %s", a.code, a.err(t).Error.Message)
+	a = call(t, "PUT", "/tenants/acme-web/members", bob, api.SetMember{Kind: "User", Name: "bob", Role: "admin"})
+	if a.code != 403 {
 		t.Fatalf("bob (edit) making himself admin: %d %s", a.code, a.body)
 	}
+	t.Logf("bob (edit) making himself admin → %d %s", a.code, a.err(t).Error.Message)
 	if a := call(t, "PUT", "/tenants/acme-web/members", alice, api.SetMember{Kind: "User", Name: "frank", Role: "view"}); a.code != 200 {
 		t.Fatalf("alice adding frank: %d %s", a.code, a.body)
 	}
@@ -240,10 +278,12 @@ func TestVirtualClusterLifecycle(t *testing.T) {
 		close(phases)
 	}()
 
-	if a := call(t, "POST", "/virtualclusters", bob, api.CreateVirtualCluster{Name: "web", Tenant: "acme-web"}); a.code != 403 {
+	a := call(t, "POST", "/virtualclusters", bob, api.CreateVirtualCluster{Name: "web", Tenant: "acme-web"})
+	if a.code != 403 {
 		t.Fatalf("bob (edit) creating: %d %s, want 403", a.code, a.body)
 	}
-	a := call(t, "POST", "/virtualclusters", alice, api.CreateVirtualCluster{Name: "web", Tenant: "acme-web"})
+	t.Logf("bob (edit) creating a virtual cluster → %d %s", a.code, a.err(t).Error.Message)
+	a = call(t, "POST", "/virtualclusters", alice, api.CreateVirtualCluster{Name: "web", Tenant: "acme-web"})
 	if a.code != 201 {
 		t.Fatalf("alice creating: %d %s", a.code, a.body)
 	}
@@ -252,6 +292,8 @@ func TestVirtualClusterLifecycle(t *testing.T) {
 	}
 	if a := call(t, "GET", "/virtualclusters/web", carol, nil); a.code != 404 {
 		t.Fatalf("carol (acme-data) reading web: %d, want 404", a.code)
+	} else {
+		t.Logf("carol (other subtree) reading web → %d %s", a.code, a.err(t).Error.Message)
 	}
 	seen := map[string]bool{}
 	deadline := time.After(3 * time.Minute)
@@ -337,6 +379,8 @@ func TestVirtualClusterLifecycle(t *testing.T) {
 	// Delete: bob may not, alice may; it goes away.
 	if a := call(t, "DELETE", "/virtualclusters/web", bob, nil); a.code != 403 {
 		t.Fatalf("bob deleting: %d", a.code)
+	} else {
+		t.Logf("bob (edit) deleting a virtual cluster → %d %s", a.code, a.err(t).Error.Message)
 	}
 	if a := call(t, "DELETE", "/virtualclusters/web", alice, nil); a.code != 202 {
 		t.Fatalf("alice deleting: %d %s", a.code, a.body)

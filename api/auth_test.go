@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/vclusterkit/vclusterkit/api/auth"
 	"github.com/vclusterkit/vclusterkit/internal/oidctest"
 	"github.com/vclusterkit/vclusterkit/internal/platformtest"
+	"github.com/vclusterkit/vclusterkit/internal/testenv"
+	"github.com/vclusterkit/vclusterkit/tenancy"
 	"github.com/vclusterkit/vclusterkit/vcluster"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -33,6 +36,21 @@ func TestBadTokensRefused(t *testing.T) {
 	}
 	good := pf.Token("alice")
 	past := time.Now().Add(-2 * time.Hour)
+	// Real keys from the store: one to present with a wrong secret, one
+	// that lives a second and has expired by the time it is sent.
+	issued, _, err := pf.Keys.Issue(context.Background(), &auth.Identity{Name: "alice"}, "bad-token-test", "acme", tenancy.RoleAdmin, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brief, briefKey, err := pf.Keys.Issue(context.Background(), &auth.Identity{Name: "alice"}, "bad-token-brief", "acme", tenancy.RoleAdmin, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = pf.Keys.Revoke(context.Background(), issued.ID)
+		_ = pf.Keys.Revoke(context.Background(), brief.ID)
+	})
+	time.Sleep(time.Until(brief.ExpiresAt) + 100*time.Millisecond)
 	cases := []struct {
 		name, token, want string
 	}{
@@ -41,6 +59,9 @@ func TestBadTokensRefused(t *testing.T) {
 		{"expired", issue(pf.Issuer, oidctest.Claims{Subject: "alice", Audience: platformtest.ClientID, IssuedAt: past, ExpiresAt: past.Add(time.Hour)}), "expired"},
 		{"foreign issuer", issue(foreign, oidctest.Claims{Subject: "alice", Audience: platformtest.ClientID}), "failed to verify signature"},
 		{"foreign issuer claiming ours", issue(foreign, oidctest.Claims{Subject: "alice", Audience: platformtest.ClientID, Issuer: pf.Issuer.URL()}), "signature"},
+		// Signed with our issuer's key but naming another issuer: only the
+		// issuer check refuses it (the two above fail on the signature).
+		{"our key, foreign iss claim", issue(pf.Issuer, oidctest.Claims{Subject: "alice", Audience: platformtest.ClientID, Issuer: foreign.URL()}), "issued by a different provider"},
 		{"wrong audience", issue(pf.Issuer, oidctest.Claims{Subject: "alice", Audience: "another-app"}), "audience"},
 		{"alg none", oidctest.Unsigned(good), "refused"},
 		{"tampered", oidctest.Tampered(pf.Token("bob"), "alice"), "signature"},
@@ -48,6 +69,8 @@ func TestBadTokensRefused(t *testing.T) {
 		{"no user claim", issue(pf.Issuer, oidctest.Claims{Audience: platformtest.ClientID}), `no "sub" claim`},
 		{"malformed API key", "vck_zz", "malformed API key"},
 		{"unknown API key", "vck_0123456789abcdef_c2VjcmV0", "revoked or was never issued"},
+		{"API key, wrong secret", auth.KeyPrefix + issued.ID + "_AAAA", "wrong secret"},
+		{"expired API key", briefKey, "expired at"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,20 +173,64 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("key on the parent tenant: %d %s, want 403 naming the scope", a.code, a.body)
 	}
 	t.Logf("key outside its scope → %d %s", a.code, a.err(t).Error.Message)
-	if a := call(t, "POST", "/spaces", ck.Key, api.CreateSpace{Name: "key-escape", Tenant: "globex"}); a.code != 404 {
+	// The refusal changed nothing and is audited as denied, naming the key.
+	var escaped tenancy.Space
+	if err := pf.Client.Get(ctx, client.ObjectKey{Name: "key-escape"}, &escaped); err == nil {
+		t.Fatal("a refused out-of-scope call created space key-escape")
+	}
+	if !slices.ContainsFunc(pf.Audit.Events(), func(e audit.Event) bool {
+		return e.Action == "space.create" && e.Target == "key-escape" && e.Tenant == "acme" && e.Result == audit.ResultDenied &&
+			e.Code == 403 && e.Actor == "alice (apikey "+ck.ID+")" && e.Method == "apikey"
+	}) {
+		t.Fatal("the out-of-scope call was not audited as denied for the key")
+	}
+	a = call(t, "POST", "/spaces", ck.Key, api.CreateSpace{Name: "key-escape", Tenant: "globex"})
+	if a.code != 404 {
 		t.Fatalf("key on another tree: %d %s, want 404", a.code, a.body)
 	}
-	if a := call(t, "POST", "/apikeys", ck.Key, api.CreateKey{Name: "child", Tenant: "acme-web", Role: "view", ExpiresIn: "1h"}); a.code != 403 {
+	t.Logf("key on another tree → %d %s", a.code, a.err(t).Error.Message)
+	a = call(t, "POST", "/apikeys", ck.Key, api.CreateKey{Name: "child", Tenant: "acme-web", Role: "view", ExpiresIn: "1h"})
+	if a.code != 403 {
 		t.Fatalf("a key minting a key: %d %s, want 403", a.code, a.body)
 	}
+	t.Logf("a key minting a key → %d %s", a.code, a.err(t).Error.Message)
 	// Role cap: bob (edit in acme-web) cannot issue an admin key there.
-	if a := call(t, "POST", "/apikeys", pf.Token("bob"), api.CreateKey{Name: "up", Tenant: "acme-web", Role: "admin", ExpiresIn: "1h"}); a.code != 403 {
+	a = call(t, "POST", "/apikeys", pf.Token("bob"), api.CreateKey{Name: "up", Tenant: "acme-web", Role: "admin", ExpiresIn: "1h"})
+	if a.code != 403 {
 		t.Fatalf("bob issuing an admin key: %d %s, want 403", a.code, a.body)
 	}
+	t.Logf("bob (edit) issuing an admin key → %d %s", a.code, a.err(t).Error.Message)
 	// Lifetime bound.
-	if a := call(t, "POST", "/apikeys", alice, api.CreateKey{Name: "forever", Tenant: "acme", Role: "view", ExpiresIn: "100000h"}); a.code != 400 || a.err(t).Error.Field != "expiresIn" {
+	a = call(t, "POST", "/apikeys", alice, api.CreateKey{Name: "forever", Tenant: "acme", Role: "view", ExpiresIn: "100000h"})
+	if a.code != 400 || a.err(t).Error.Field != "expiresIn" {
 		t.Fatalf("a key living too long: %d %s, want 400 naming expiresIn", a.code, a.body)
 	}
+	t.Logf("a key living too long → %d field=%q %s", a.code, a.err(t).Error.Field, a.err(t).Error.Message)
+	keysNow, err := pf.Keys.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keysNow {
+		if k.Name == "child" || k.Name == "up" || k.Name == "forever" {
+			t.Fatalf("a refused key request stored key %s (%s)", k.Name, k.ID)
+		}
+	}
+	// A key gets no kubeconfig, even for a virtual cluster in its scope.
+	if a := call(t, "POST", "/virtualclusters", alice, api.CreateVirtualCluster{Name: "keyvc", Tenant: "acme-web"}); a.code != 201 {
+		t.Fatalf("creating keyvc: %d %s", a.code, a.body)
+	}
+	a = call(t, "GET", "/virtualclusters/keyvc/kubeconfig", ck.Key, nil)
+	if a.code != 403 || !strings.Contains(a.err(t).Error.Message, "not to API keys") {
+		t.Fatalf("a key asking for a kubeconfig: %d %s, want 403", a.code, a.body)
+	}
+	t.Logf("a key asking for a kubeconfig → %d %s", a.code, a.err(t).Error.Message)
+	if a := call(t, "DELETE", "/virtualclusters/keyvc", alice, nil); a.code != 202 {
+		t.Fatalf("deleting keyvc: %d %s", a.code, a.body)
+	}
+	testenv.Eventually(t, 2*time.Minute, "keyvc to be gone", func(ctx context.Context) (bool, string) {
+		a := call(t, "GET", "/virtualclusters/keyvc", alice, nil)
+		return a.code == 404, string(a.body)
+	})
 	var sp struct{ Name string }
 	if a := call(t, "POST", "/spaces", ck.Key, api.CreateSpace{Name: "key-space", Tenant: "acme-web"}); a.code != 201 {
 		t.Fatalf("key creating a space in scope: %d %s", a.code, a.body)

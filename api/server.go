@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -252,6 +253,64 @@ func decode(r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return invalid("", "body must hold one JSON value")
+	}
+	// encoding/json matches keys case-insensitively and lets a repeated
+	// key win silently, so {"Tenant": …} or two "tenant" keys would pass
+	// above and mean something other than what a proxy, a log or a human
+	// reading the body sees. Both are refused, as the Kubernetes API
+	// server refuses them.
+	if e := exactFields(body, v); e != nil {
+		return e
+	}
+	return nil
+}
+
+// exactFields checks the keys of body's top-level object against the json
+// names of v's struct fields, case-sensitively, and refuses a key that
+// appears twice. The request bodies are flat structs, so the top level is
+// all there is to check; body has already decoded into v.
+func exactFields(body []byte, v any) *Error {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case !names[key]:
+			return invalid(key, "unknown field %q (field names are case-sensitive)", key)
+		case seen[key]:
+			return invalid(key, "duplicate field %q: give each field once", key)
+		}
+		seen[key] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil
+		}
 	}
 	return nil
 }
