@@ -134,11 +134,20 @@ func (c *Console) record(r *http.Request, id *auth.Identity, action string, code
 	_ = c.opts.Audit.Record(context.WithoutCancel(r.Context()), e)
 }
 
+// signOut ends the session (clears both cookies) and records who left:
+// the session's identity when its credential still verifies, else
+// anonymous (an ID token that expired during the session).
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	var id *auth.Identity
+	if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
+		id, _ = c.opts.Authenticator.Authenticate(r.Context(), ck.Value)
+	}
 	if !c.csrfOK(r) {
+		c.record(r, id, "session.end", http.StatusForbidden, errors.New("CSRF token missing or wrong"))
 		http.Error(w, "CSRF token missing or wrong", http.StatusForbidden)
 		return
 	}
+	c.record(r, id, "session.end", http.StatusNoContent, nil)
 	http.SetCookie(w, c.cookie(SessionCookie, "", true, -1))
 	http.SetCookie(w, c.cookie(CSRFCookie, "", false, -1))
 	w.WriteHeader(http.StatusNoContent)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -277,22 +279,58 @@ func TestAdminInBrowser(t *testing.T) {
 // TestNonAdminInBrowser: bob (edit in acme-web) sees no create button, and
 // the API refuses his create with 403 even when sent from the page.
 func TestNonAdminInBrowser(t *testing.T) {
+	// A member whose name is markup (an admin may type any name): bob's
+	// page lists it as text.
+	const markup = `<img src=x onerror="window.pwned=2">eve`
+	memberPath := "/api/v1/tenants/acme-web/members"
+	if code, body := apiCall(t, "PUT", memberPath, pf.Token("alice"), `{"kind":"User","name":`+strconv.Quote(markup)+`,"role":"view"}`); code != 200 {
+		t.Fatalf("adding a member named with markup: %d %s", code, body)
+	}
+	t.Cleanup(func() { apiCall(t, "DELETE", memberPath+"/User/"+url.PathEscape(markup), pf.Token("alice"), "") })
 	ctx := browser(t)
 	signIn(t, ctx, pf.Token("bob"))
 	do(t, ctx, "looking for create buttons", chromedp.WaitVisible(chromedp.CSS("#tenant-acme-web")))
 	forms := eval[int](t, ctx, `document.querySelectorAll("form.create-vc, form.create-space, form.add-member, button.delete").length`)
-	status := eval[int](t, ctx, `fetch("/api/v1/virtualclusters", {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": document.cookie.match(/vck_csrf=([^;]*)/)[1]}, body: JSON.stringify({name: "bobs", tenant: "acme-web"})}).then(r => r.status)`)
-	noCSRF := eval[int](t, ctx, `fetch("/api/v1/virtualclusters/x/sleep", {method: "POST"}).then(r => r.status)`)
+	status := eval[string](t, ctx, `fetch("/api/v1/virtualclusters", {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": document.cookie.match(/vck_csrf=([^;]*)/)[1]}, body: JSON.stringify({name: "bobs", tenant: "acme-web"})}).then(async r => r.status + " " + (await r.text()).trim())`)
+	noCSRF := eval[string](t, ctx, `fetch("/api/v1/virtualclusters/x/sleep", {method: "POST"}).then(async r => r.status + " " + (await r.text()).trim())`)
+	member := eval[bool](t, ctx, `[...document.querySelectorAll("#tenant-acme-web .members li")].some(li => li.textContent.startsWith("User "+`+strconv.Quote(markup)+`))`)
+	pwned := eval[string](t, ctx, `String(window.pwned)`)
 	if forms != 0 {
 		t.Fatalf("bob sees %d create forms", forms)
 	}
-	if status != 403 {
-		t.Fatalf("bob's create from the page: %d, want 403", status)
+	if !strings.HasPrefix(status, "403 ") {
+		t.Fatalf("bob's create from the page: %s, want 403", status)
 	}
-	if noCSRF != 403 {
-		t.Fatalf("a write without the CSRF token: %d, want 403", noCSRF)
+	t.Logf("bob's create from the page → %s", status)
+	if !strings.HasPrefix(noCSRF, "403 ") {
+		t.Fatalf("a write without the CSRF token: %s, want 403", noCSRF)
+	}
+	t.Logf("a write from the page without the CSRF header → %s", noCSRF)
+	if !member || pwned != "undefined" {
+		t.Fatalf("member named %q listed as text: %v; window.pwned %q", markup, member, pwned)
 	}
 	screenshot(t, ctx, "non-admin")
+}
+
+// apiCall sends a request straight to the API with a bearer token.
+func apiCall(t *testing.T, method, path, token, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, pf.Server.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestHeadersAndCSRF checks the answers a browser never shows: the CSP on
@@ -313,10 +351,12 @@ func TestHeadersAndCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Fatalf("cross-site write: %d, want 403", resp.StatusCode)
 	}
+	t.Logf("cross-site write → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	// Identity headers from a client are not read.
 	req, _ = http.NewRequest("GET", console.URL+"/api/v1/whoami", nil)
 	req.Header.Set("X-Forwarded-User", "alice")
@@ -325,19 +365,23 @@ func TestHeadersAndCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Fatalf("forged identity headers: %d, want 401", resp.StatusCode)
 	}
+	t.Logf("forged X-Forwarded-User/X-Remote-User → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	// A bad token does not start a session.
 	resp, err = http.PostForm(console.URL+"/session", url.Values{"token": {"vck_0123456789abcdef_nope"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
 		t.Fatalf("sign-in with a bad key: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
+	t.Logf("sign-in with an unknown key → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	if !slices.ContainsFunc(pf.Audit.Events(), func(e audit.Event) bool {
 		return e.Action == "session.start" && e.Result == audit.ResultDenied && e.Actor == "anonymous"
 	}) {
