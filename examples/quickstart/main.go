@@ -12,8 +12,11 @@
 //  2. a space for team web and a virtual cluster per team (local provisioner)
 //  3. a small app deployed with kubectl into web's virtual cluster, as a
 //     team member, and its pods translated and Running on the host; on a
-//     real node it answers HTTP, bob uses logs and exec, and real TCP
-//     connections agree with the NetworkPolicy evaluator
+//     real node it answers HTTP, bob uses logs and exec, reaches it by
+//     its short name through the virtual cluster's own DNS, and writes a
+//     NetworkPolicy inside his virtual cluster; then every cell of the
+//     reachability matrix between six pods of both teams is a real TCP
+//     connection that must agree with the NetworkPolicy evaluator
 //  4. a pod refused by quota and a privileged pod refused by the pod
 //     security standard
 //  5. the tenant tree with usage, and the network reachability matrix
