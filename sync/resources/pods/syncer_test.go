@@ -696,3 +696,44 @@ func podReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// A container may set one variable twice: the API server takes the pod
+// with a warning and the kubelet uses the last value. The host pod holds
+// each name once, with that value, so server-side apply can keep it up to
+// date (with a name twice it refuses every update, and the host pod would
+// never follow the virtual one again).
+func TestPodWithDuplicateEnvNames(t *testing.T) {
+	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
+	ns := e.Namespace("app")
+	e.Start(newSyncer(t, pods.Options{}))
+	ctx := context.Background()
+	v := pod("web", ns)
+	v.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "MODE", Value: "first"}, {Name: "OTHER", Value: "x"}, {Name: "MODE", Value: "last"}}
+	if err := e.Virtual.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	h := hostPod(t, e, "web", ns)
+	var modes []string
+	for _, env := range h.Spec.Containers[0].Env {
+		if env.Name == "MODE" {
+			modes = append(modes, env.Value)
+		}
+	}
+	if len(modes) != 1 || modes[0] != "last" {
+		t.Fatalf("host pod's MODE values: %q, want just the last one, \"last\"", modes)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+			return err
+		}
+		v.Labels["version"] = "2"
+		return e.Virtual.Update(ctx, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(t, "host pod follows a label change", func(ctx context.Context) (bool, error) {
+		var h corev1.Pod
+		err := e.Host.Get(ctx, e.HostKey("web", ns), &h)
+		return err == nil && h.Labels["version"] == "2", err
+	})
+}

@@ -241,6 +241,11 @@ func translateContainer(tr *translate.Translator, ns string, c *corev1.Container
 			c.EnvFrom[i].SecretRef.Name = name(c.EnvFrom[i].SecretRef.Name)
 		}
 	}
+	env, err := ownEnv(c.Env)
+	if err != nil {
+		return err
+	}
+	c.Env = env
 	// Service variables come first, and only those the container does not
 	// set itself: its own win, as with the kubelet, and the host pod never
 	// has one name twice (which server-side apply refuses, so the host pod
@@ -380,6 +385,38 @@ func hostKeys(p *field.Path, keys []string) ([]string, error) {
 // KUBERNETES_SERVICE_HOST/PORT for the virtual API server.
 func serviceEnvVars(in TranslateInput, v *corev1.Pod) []corev1.EnvVar {
 	return uniqueEnv(serviceEnvList(in, v))
+}
+
+// ownEnv is a container's own variables with each name once. The API
+// server takes a name set twice (with a warning) and the kubelet uses the
+// last value, but server-side apply refuses a list with a key twice, so
+// such a host pod could never be updated. Keeping the last value at the
+// first one's place is what the kubelet does unless a variable refers to a
+// name set twice with $(NAME): then the value it sees depends on where it
+// stands, so the pod is refused, naming the field, rather than run with
+// other values.
+func ownEnv(env []corev1.EnvVar) ([]corev1.EnvVar, error) {
+	seen := make(map[string]bool, len(env))
+	var twice []int
+	for i, e := range env {
+		if seen[e.Name] {
+			twice = append(twice, i)
+		}
+		seen[e.Name] = true
+	}
+	if len(twice) == 0 {
+		return env, nil
+	}
+	for _, i := range twice {
+		ref := "$(" + env[i].Name + ")"
+		for j, e := range env {
+			if strings.Contains(e.Value, ref) {
+				return nil, fmt.Errorf("env[%d].name: %q is set a second time and env[%d] refers to it as %s, so its value would depend on the order: set it once",
+					i, env[i].Name, j, ref)
+			}
+		}
+	}
+	return uniqueEnv(env), nil
 }
 
 // uniqueEnv keeps one variable per name, the last one's value at the first

@@ -315,3 +315,33 @@ func TestToHostPodDropsPriorityValues(t *testing.T) {
 		t.Errorf("host priority %v preemption %v class %q, want no priority, no preemption policy, class batch", h.Spec.Priority, h.Spec.PreemptionPolicy, h.Spec.PriorityClassName)
 	}
 }
+
+// A container's variable set twice is kept once with its last value, as
+// the kubelet reads it, unless a variable refers to it with $(NAME): its
+// value would then depend on the order, and the pod is refused naming the
+// field.
+func TestToHostPodOwnEnvSetTwice(t *testing.T) {
+	in := testInput(t)
+	mk := func(env ...corev1.EnvVar) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop"}, Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init"}},
+			Containers:     []corev1.Container{{Name: "c", Env: env}}}}
+	}
+	h, err := ToHostPod(in, mk(corev1.EnvVar{Name: "MODE", Value: "first"}, corev1.EnvVar{Name: "OTHER", Value: "$(HOME)"}, corev1.EnvVar{Name: "MODE", Value: "last"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own []string
+	for _, e := range h.Spec.Containers[0].Env {
+		if e.Name == "MODE" || e.Name == "OTHER" {
+			own = append(own, e.Name+"="+e.Value)
+		}
+	}
+	if strings.Join(own, " ") != "MODE=last OTHER=$(HOME)" {
+		t.Errorf("host container's own variables: %v, want [MODE=last OTHER=$(HOME)]", own)
+	}
+	_, err = ToHostPod(in, mk(corev1.EnvVar{Name: "MODE", Value: "first"}, corev1.EnvVar{Name: "URL", Value: "http://x/$(MODE)"}, corev1.EnvVar{Name: "MODE", Value: "last"}))
+	if err == nil || !strings.Contains(err.Error(), "spec.containers[0]: env[2].name") || !strings.Contains(err.Error(), "env[1] refers to it as $(MODE)") {
+		t.Fatalf("got %v, want a refusal naming spec.containers[0].env[2].name and the reference in env[1]", err)
+	}
+}
