@@ -3,7 +3,9 @@ package api
 import (
 	"net/http"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -45,17 +47,26 @@ func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
-// space reads a space the caller may see with at least want.
+// space reads a space the caller may see with at least want; like vc, it
+// answers a space the caller cannot see as one that does not exist.
 func (s *Server) space(r *http.Request, c *call, want tenancy.Role, what string) (*tenancy.Space, error) {
 	name := r.PathValue("name")
+	c.target = name
+	hidden := notFound("space %s not found", name)
+	if len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return nil, hidden
+	}
 	sp := &tenancy.Space{}
 	if err := s.opts.Client.Get(r.Context(), client.ObjectKey{Name: name}, sp); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, hidden
+		}
 		return nil, err
 	}
-	c.tenant, c.target = sp.Spec.Tenant, name
+	c.tenant = sp.Spec.Tenant
 	if err := s.require(r.Context(), c, sp.Spec.Tenant, want, what); err != nil {
 		if e := fromError(err); e.Code == http.StatusNotFound {
-			return nil, notFound("space %s not found", name)
+			return nil, hidden
 		}
 		return nil, err
 	}

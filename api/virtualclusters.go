@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/tenancy"
@@ -46,18 +48,27 @@ func (s *Server) listVCs(w http.ResponseWriter, r *http.Request, c *call) error 
 }
 
 // vc reads the virtual cluster of the path if the caller has want in its
-// tenant; one the caller cannot see is not found.
+// tenant; one the caller cannot see is not found, in the same words as one
+// that does not exist (or cannot, such as a name with a slash), so that
+// the answer does not tell which.
 func (s *Server) vc(r *http.Request, c *call, want tenancy.Role, what string) (*vcluster.VirtualCluster, error) {
 	name := r.PathValue("name")
 	c.target = name
+	hidden := notFound("virtual cluster %s not found", name)
+	if len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return nil, hidden
+	}
 	vc, err := s.getVirtualCluster(r.Context(), name)
+	if apierrors.IsNotFound(err) {
+		return nil, hidden
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.tenant = vc.Spec.Tenant
 	if err := s.require(r.Context(), c, vc.Spec.Tenant, want, what); err != nil {
 		if e := fromError(err); e.Code == http.StatusNotFound {
-			return nil, notFound("virtual cluster %s not found", name)
+			return nil, hidden
 		}
 		return nil, err
 	}
