@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -103,7 +104,24 @@ func (c *Console) cookie(name, value string, httpOnly bool, maxAge int) *http.Co
 // page reads.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	// PostFormValue would swallow a parse error (an oversized form) and
+	// hand on an empty token, refused as a missing Authorization header.
+	if err := r.ParseForm(); err != nil {
+		code, msg := http.StatusBadRequest, "sign-in refused: the form cannot be read: "+err.Error()
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			code, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("sign-in refused: the form is larger than %d bytes (an ID token or API key is far smaller)", mbe.Limit)
+		}
+		c.record(r, nil, "session.start", code, err)
+		http.Error(w, msg, code)
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
+	if token == "" {
+		c.record(r, nil, "session.start", http.StatusBadRequest, errors.New("no token in the sign-in form"))
+		http.Error(w, "sign-in refused: paste an OIDC ID token or an API key", http.StatusBadRequest)
+		return
+	}
 	id, err := c.opts.Authenticator.Authenticate(r.Context(), token)
 	if err != nil {
 		c.record(r, id, "session.start", http.StatusUnauthorized, err)

@@ -157,3 +157,28 @@ func TestSignOutAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInFormRefused: a sign-in form that is too large or holds no
+// credential is refused saying so (not as a missing Authorization
+// header, which the form has nothing to do with) and starts no session.
+func TestSignInFormRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, form string
+		code       int
+		want       string
+	}{
+		{"oversized", "token=" + strings.Repeat("a", 20<<10), http.StatusRequestEntityTooLarge, "larger than 16384 bytes"},
+		{"no token", "token=+", http.StatusBadRequest, "paste an OIDC ID token or an API key"},
+	} {
+		resp, err := http.Post(console.URL+"/session", "application/x-www-form-urlencoded", strings.NewReader(tc.form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.want) || len(resp.Cookies()) != 0 {
+			t.Fatalf("%s: %d %q, cookies %v; want %d containing %q and no cookies", tc.name, resp.StatusCode, b, resp.Cookies(), tc.code, tc.want)
+		}
+		t.Logf("sign-in, %s → %d %s", tc.name, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+}
