@@ -3,6 +3,7 @@ package pods_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -697,18 +698,22 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// A container may set one variable twice: the API server takes the pod
-// with a warning and the kubelet uses the last value. The host pod holds
-// each name once, with that value, so server-side apply can keep it up to
-// date (with a name twice it refuses every update, and the host pod would
-// never follow the virtual one again).
-func TestPodWithDuplicateEnvNames(t *testing.T) {
+// A pod may list a variable, a port or a host alias's IP twice: the API
+// server takes it with a warning, and the kubelet reads it as one (the last
+// value of a variable; a port with the name either entry gives it; the
+// names of both aliases). The host pod holds each key once, so server-side
+// apply, which refuses a list with a key twice, can keep it up to date
+// (before, every update of such a host pod failed, and it never followed
+// the virtual one again).
+func TestPodWithListEntriesTwice(t *testing.T) {
 	e := synctest.New(t, virtualEnv, hostEnv, syncer.HostOptions{})
 	ns := e.Namespace("app")
 	e.Start(newSyncer(t, pods.Options{}))
 	ctx := context.Background()
 	v := pod("web", ns)
 	v.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "MODE", Value: "first"}, {Name: "OTHER", Value: "x"}, {Name: "MODE", Value: "last"}}
+	v.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}, {Name: "http", ContainerPort: 80, Protocol: corev1.ProtocolTCP}, {ContainerPort: 80, Protocol: corev1.ProtocolUDP}}
+	v.Spec.HostAliases = []corev1.HostAlias{{IP: "192.0.2.10", Hostnames: []string{"a.example"}}, {IP: "192.0.2.10", Hostnames: []string{"b.example"}}}
 	if err := e.Virtual.Create(ctx, v); err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +725,19 @@ func TestPodWithDuplicateEnvNames(t *testing.T) {
 		}
 	}
 	if len(modes) != 1 || modes[0] != "last" {
-		t.Fatalf("host pod's MODE values: %q, want just the last one, \"last\"", modes)
+		t.Errorf("host pod's MODE values: %q, want just the last one, \"last\"", modes)
+	}
+	if got := fmt.Sprint(h.Spec.Containers[0].Ports); got != fmt.Sprint([]corev1.ContainerPort{{Name: "http", ContainerPort: 80, Protocol: corev1.ProtocolTCP}, {ContainerPort: 80, Protocol: corev1.ProtocolUDP}}) {
+		t.Errorf("host pod's ports: %s, want 80/TCP named http and 80/UDP", got)
+	}
+	var aliases []string
+	for _, a := range h.Spec.HostAliases {
+		if a.IP == "192.0.2.10" {
+			aliases = append(aliases, strings.Join(a.Hostnames, ","))
+		}
+	}
+	if strings.Join(aliases, " ") != "a.example,b.example" {
+		t.Errorf("host pod's aliases of 192.0.2.10: %q, want one entry a.example,b.example", aliases)
 	}
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := e.Virtual.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {

@@ -211,6 +211,7 @@ func ToHostPod(in TranslateInput, v *corev1.Pod) (*corev1.Pod, error) {
 			"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + in.ClusterDomain,
 		}})
 	}
+	spec.HostAliases = uniqueHostAliases(spec.HostAliases)
 	h.Spec = *spec
 	return h, nil
 }
@@ -246,6 +247,9 @@ func translateContainer(tr *translate.Translator, ns string, c *corev1.Container
 		return err
 	}
 	c.Env = env
+	if c.Ports, err = uniquePorts(c.Ports); err != nil {
+		return err
+	}
 	// Service variables come first, and only those the container does not
 	// set itself: its own win, as with the kubelet, and the host pod never
 	// has one name twice (which server-side apply refuses, so the host pod
@@ -417,6 +421,69 @@ func ownEnv(env []corev1.EnvVar) ([]corev1.EnvVar, error) {
 		}
 	}
 	return uniqueEnv(env), nil
+}
+
+// uniquePorts is a container's ports with each containerPort and protocol
+// once, server-side apply's key for the list (the API server takes a port
+// listed twice, with a warning; server-side apply refuses every update of
+// such a pod). A name given to either entry is kept, since probes and
+// Services' target ports refer to ports by name; a port named twice with
+// two names cannot keep both and is refused, naming the field.
+func uniquePorts(ports []corev1.ContainerPort) ([]corev1.ContainerPort, error) {
+	type key struct {
+		port  int32
+		proto corev1.Protocol
+	}
+	at := make(map[key]int, len(ports))
+	var out []corev1.ContainerPort
+	for i, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		k := key{p.ContainerPort, proto}
+		j, ok := at[k]
+		if !ok {
+			if out == nil {
+				out = make([]corev1.ContainerPort, 0, len(ports))
+			}
+			at[k] = len(out)
+			out = append(out, p)
+			continue
+		}
+		kept := &out[j]
+		switch {
+		case p.Name != "" && kept.Name != "" && p.Name != kept.Name:
+			return nil, fmt.Errorf("ports[%d]: port %d/%s is listed again as %q after %q, and a port keeps one name: list it once", i, p.ContainerPort, proto, p.Name, kept.Name)
+		case kept.Name == "":
+			kept.Name = p.Name
+		}
+		if kept.HostPort == 0 {
+			kept.HostPort, kept.HostIP = p.HostPort, p.HostIP
+		}
+	}
+	if len(out) == len(ports) {
+		return ports, nil
+	}
+	return out, nil
+}
+
+// uniqueHostAliases merges host aliases of one IP, server-side apply's key
+// for the list, into one entry (the kubelet writes each as a line of
+// /etc/hosts, so the names resolve the same): a tenant may list an IP
+// twice, or name the virtual API server's address the syncer adds.
+func uniqueHostAliases(aliases []corev1.HostAlias) []corev1.HostAlias {
+	at := make(map[string]int, len(aliases))
+	var out []corev1.HostAlias
+	for _, a := range aliases {
+		if j, ok := at[a.IP]; ok {
+			out[j].Hostnames = append(append([]string(nil), out[j].Hostnames...), a.Hostnames...)
+			continue
+		}
+		at[a.IP] = len(out)
+		out = append(out, a)
+	}
+	return out
 }
 
 // uniqueEnv keeps one variable per name, the last one's value at the first

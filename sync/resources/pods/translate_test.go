@@ -345,3 +345,15 @@ func TestToHostPodOwnEnvSetTwice(t *testing.T) {
 		t.Fatalf("got %v, want a refusal naming spec.containers[0].env[2].name and the reference in env[1]", err)
 	}
 }
+
+// A port listed twice under two names cannot keep both: the pod is
+// refused, naming the field.
+func TestToHostPodPortNamedTwice(t *testing.T) {
+	in := testInput(t)
+	v := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 80}, {Name: "web", ContainerPort: 80}}}}}}
+	_, err := ToHostPod(in, v)
+	if err == nil || !strings.Contains(err.Error(), "spec.containers[0]: ports[1]: port 80/TCP is listed again as \"web\" after \"http\"") {
+		t.Fatalf("got %v, want a refusal naming spec.containers[0]: ports[1]", err)
+	}
+}
