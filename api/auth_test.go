@@ -99,6 +99,22 @@ func TestBadTokensRefused(t *testing.T) {
 	}
 }
 
+// TestBearerScheme: the auth scheme is matched case-insensitively, as
+// HTTP defines it; other schemes are no credential.
+func TestBearerScheme(t *testing.T) {
+	tok := pf.Token("alice")
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		if a := call(t, "GET", "/whoami", "raw:"+scheme+" "+tok, nil); a.code != 200 {
+			t.Fatalf("Authorization: %s <token>: %d %s", scheme, a.code, a.body)
+		}
+	}
+	for _, raw := range []string{"Bearertoken", "Token " + tok, tok} {
+		if a := call(t, "GET", "/whoami", "raw:"+raw, nil); a.code != 401 || !strings.Contains(a.err(t).Error.Message, "no credential") {
+			t.Fatalf("Authorization: %.20s…: %d %s, want 401 no credential", raw, a.code, a.body)
+		}
+	}
+}
+
 // TestKeyRotation: after the issuer rotates its keys (dropping the old
 // one), a token signed with the new key verifies (the verifier refetches
 // the JWKS), and one signed with the dropped key does not.

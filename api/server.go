@@ -176,8 +176,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler) {
 	w = sw
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	err := func() error {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" is
+		// what some clients send.
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
 			return fmt.Errorf("%w: no credential: send Authorization: Bearer <OIDC ID token or API key>", auth.ErrUnauthenticated)
 		}
 		id, err := s.opts.Authenticator.Authenticate(r.Context(), token)
