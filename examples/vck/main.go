@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -153,6 +154,12 @@ func (c *cli) loginCmd() *cobra.Command {
 			ac := &apiClient{server: server, token: cred, http: newHTTPClient()}
 			var who api.WhoAmI
 			if err := ac.do(cmd.Context(), "GET", "/whoami", nil, &who); err != nil {
+				// A device sign-in for the wrong client is refused for its
+				// audience; signing in again the same way would not help.
+				var ae *apiError
+				if issuer != "" && errors.As(err, &ae) && ae.api.Code == http.StatusUnauthorized && strings.Contains(ae.api.Message, "audience") {
+					ae.hint = "the issuer signed you in for client " + clientID + ", which this platform does not accept: check --client-id"
+				}
 				return fmt.Errorf("signing in: %w", err)
 			}
 			b, _ := json.MarshalIndent(config{Server: server, Token: cred}, "", "  ")

@@ -295,3 +295,35 @@ func TestDeviceLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceLoginWrongClient: a device sign-in at the right issuer for a
+// client the platform does not accept fails saying to check --client-id
+// (not to sign in again the same way), and keeps no credential.
+func TestDeviceLoginWrongClient(t *testing.T) {
+	u := newUser(t)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := u.run("login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL(), "--client-id", "another-app")
+		done <- err
+	}()
+	var code string
+	testenv.Eventually(t, time.Minute, "a pending device code", func(ctx context.Context) (bool, string) {
+		codes := pf.Issuer.PendingUserCodes()
+		if len(codes) == 1 {
+			code = codes[0]
+			return true, ""
+		}
+		return false, fmt.Sprint(codes)
+	})
+	if err := pf.Issuer.Approve(code, "carol", false); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "audience") || !strings.Contains(err.Error(), "check --client-id") {
+		t.Fatalf("device sign-in for another client: %v", err)
+	}
+	t.Logf("device sign-in for another client → %v", err)
+	if _, err := os.Stat(filepath.Join(u.home, ".config", "vck", "config.json")); err == nil {
+		t.Fatal("a refused sign-in kept a credential")
+	}
+}
