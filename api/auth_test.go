@@ -136,6 +136,8 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if a := call(t, "GET", "/whoami", old, nil); a.code != 401 {
 		t.Fatalf("token signed with the dropped key: %d %s, want 401", a.code, a.body)
+	} else {
+		t.Logf("token signed with the dropped key → %d %s", a.code, a.err(t).Error.Message)
 	}
 }
 
