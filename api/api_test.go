@@ -56,6 +56,13 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if a := call(t, "GET", "/nothing", pf.Token("alice"), nil); a.code != 404 || !strings.Contains(a.err(t).Error.Message, "openapi.json") {
 		t.Fatalf("unknown route: %d %s", a.code, a.body)
 	}
+	// A known path with a method it does not serve answers 405 naming
+	// the methods it does.
+	a = call(t, "PATCH", "/spaces", pf.Token("alice"), `{"name":"x"}`)
+	if e := a.err(t); a.code != 405 || e.Error.Reason != "MethodNotAllowed" || a.hdr.Get("Allow") != "GET, POST" || !strings.Contains(e.Error.Message, "GET, POST") {
+		t.Fatalf("PATCH /spaces: %d Allow %q %s, want 405 allowing GET, POST", a.code, a.hdr.Get("Allow"), a.body)
+	}
+	t.Logf("PATCH /spaces → %d Allow: %s %s", a.code, a.hdr.Get("Allow"), a.err(t).Error.Message)
 }
 
 // TestBadBodies: oversized bodies, unknown fields, wrong types, trailing

@@ -20,7 +20,8 @@ type Error struct {
 	// Code is the HTTP status.
 	Code int `json:"code"`
 	// Reason is a machine-readable word: Unauthorized, Forbidden,
-	// NotFound, Invalid, Conflict, TooLarge, Internal.
+	// NotFound, MethodNotAllowed, Invalid, Conflict, NotReady, TooLarge,
+	// Internal.
 	Reason string `json:"reason"`
 	// Message says what went wrong and, where it can, what to do.
 	Message string `json:"message"`

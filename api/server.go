@@ -148,10 +148,28 @@ func (s *Server) register() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if _, pattern := s.mux.Handler(r); pattern == "" {
+		if allowed := s.allowed(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, errf(http.StatusMethodNotAllowed, "MethodNotAllowed", "", "%s is not served on %s; it takes %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+			return
+		}
 		writeError(w, notFound("no route %s %s (the routes are in %s/openapi.json)", r.Method, r.URL.Path, Prefix))
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// allowed lists the methods that have a route for r's path.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // call is one request's state: who calls, and what the audit event says.
