@@ -3,6 +3,7 @@ package pods
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,6 +98,16 @@ func ToHostPod(in TranslateInput, v *corev1.Pod) (*corev1.Pod, error) {
 	spec.PreemptionPolicy = nil
 
 	name := func(n string) string { return tr.HostName(n, ns) }
+	// Each pull secret once: server-side apply's key for the list is the
+	// name, and the API server takes a name twice with a warning.
+	if len(spec.ImagePullSecrets) > 1 {
+		seen := map[string]bool{}
+		spec.ImagePullSecrets = slices.DeleteFunc(spec.ImagePullSecrets, func(r corev1.LocalObjectReference) bool {
+			twice := seen[r.Name]
+			seen[r.Name] = true
+			return twice
+		})
+	}
 	for i := range spec.ImagePullSecrets {
 		spec.ImagePullSecrets[i].Name = name(spec.ImagePullSecrets[i].Name)
 	}
