@@ -102,6 +102,12 @@ func TestBadBodies(t *testing.T) {
 		{"bad member kind", "/tenants/acme/members", map[string]string{"kind": "Robot", "name": "r2", "role": "view"}, 400, "kind", "User or Group"},
 		{"system member", "/tenants/acme/members", map[string]string{"kind": "Group", "name": "system:masters", "role": "admin"}, 400, "name", "reserved"},
 		{"bad limit", "/virtualclusters?limit=0", nil, 400, "limit", "1 to 500"},
+		// Bodies a browser would send across sites without asking first
+		// (text/plain, a form), or with no type at all, are not read as
+		// JSON.
+		{"text/plain body", "/spaces", typed{"text/plain", `{"name":"tp-space","tenant":"acme"}`}, 415, "", `Content-Type "text/plain" is not served`},
+		{"form body", "/virtualclusters", typed{"application/x-www-form-urlencoded", `{"name":"tp","tenant":"acme"}`}, 415, "", "send the body as application/json"},
+		{"untyped body", "/virtualclusters", typed{"", `{"name":"tp","tenant":"acme"}`}, 415, "", "send the body as application/json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,12 +128,12 @@ func TestBadBodies(t *testing.T) {
 	}
 	var vl corev1.NamespaceList
 	_ = vl
-	for _, vc := range []string{"big", "u1", "u2", "u3"} {
+	for _, vc := range []string{"big", "u1", "u2", "u3", "tp"} {
 		if a := call(t, "GET", "/virtualclusters/"+vc, alice, nil); a.code != 404 {
 			t.Fatalf("refused create left virtual cluster %s: %d", vc, a.code)
 		}
 	}
-	for _, sp := range []string{"big-space", "u-space"} {
+	for _, sp := range []string{"big-space", "u-space", "tp-space"} {
 		if a := call(t, "GET", "/spaces/"+sp, alice, nil); a.code != 404 {
 			t.Fatalf("refused create left space %s: %d", sp, a.code)
 		}

@@ -21,7 +21,7 @@ type Error struct {
 	Code int `json:"code"`
 	// Reason is a machine-readable word: Unauthorized, Forbidden,
 	// NotFound, MethodNotAllowed, Invalid, Conflict, NotReady, TooLarge,
-	// Internal.
+	// UnsupportedMediaType, Internal.
 	Reason string `json:"reason"`
 	// Message says what went wrong and, where it can, what to do.
 	Message string `json:"message"`

@@ -70,13 +70,21 @@ func (a answer) err(t *testing.T) apiErr {
 	return e
 }
 
+// typed is a body call sends as is with its own Content-Type (none when
+// empty).
+type typed struct{ contentType, body string }
+
 // call sends method path with token (raw Authorization value when it
-// starts with "raw:") and body (a string is sent as is, anything else as
-// JSON).
+// starts with "raw:") and body (a string is sent as is, a typed body with
+// its Content-Type, anything else as JSON; all but typed say
+// application/json).
 func call(t *testing.T, method, path, token string, body any) answer {
 	t.Helper()
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
+	case typed:
+		rd, contentType = strings.NewReader(b.body), b.contentType
 	case nil:
 	case string:
 		rd = strings.NewReader(b)
@@ -92,6 +100,9 @@ func call(t *testing.T, method, path, token string, body any) answer {
 	req, err := http.NewRequest(method, pf.Server.URL+"/api/v1"+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rd != nil && contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if raw, ok := strings.CutPrefix(token, "raw:"); ok {
 		req.Header.Set("Authorization", raw)

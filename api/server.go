@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"slices"
@@ -252,6 +253,17 @@ func decode(r *http.Request, v any) error {
 			return errf(http.StatusRequestEntityTooLarge, "TooLarge", "", "request body larger than %d bytes", mbe.Limit)
 		}
 		return invalid("", "reading the body: %v", err)
+	}
+	// A body is JSON only when it says so: a browser sends text/plain or a
+	// form across sites without asking first, so a body of any other type
+	// is refused before it is read as JSON, as the Kubernetes API server
+	// does. (A bearer header already keeps such requests out; this is the
+	// second lock.)
+	if len(bytes.TrimSpace(body)) > 0 {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "", "Content-Type %q is not served: send the body as application/json", r.Header.Get("Content-Type"))
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
