@@ -9,10 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vclusterkit/vclusterkit/api/audit"
+	"github.com/vclusterkit/vclusterkit/internal/oidctest"
+	"github.com/vclusterkit/vclusterkit/internal/platformtest"
 	"github.com/vclusterkit/vclusterkit/tenancy"
 )
 
@@ -181,4 +184,24 @@ func TestSignInFormRefused(t *testing.T) {
 		}
 		t.Logf("sign-in, %s → %d %s", tc.name, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
+}
+
+// The session cookie holds the credential itself, so a session ends when
+// its ID token does: the API verifies the token on every call, whatever
+// the cookie's own 8 hours say.
+func TestSessionEndsWithItsToken(t *testing.T) {
+	tok, err := pf.Issuer.Issue(oidctest.Claims{Subject: "alice", Audience: platformtest.ClientID, ExpiresAt: time.Now().Add(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := signInHTTP(t, tok)
+	if code, body := s.send("GET", "/api/v1/whoami", "", nil); code != http.StatusOK {
+		t.Fatalf("whoami right after sign-in: %d %s", code, body)
+	}
+	time.Sleep(6 * time.Second)
+	code, body := s.send("GET", "/api/v1/whoami", "", nil)
+	if code != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Fatalf("whoami after the ID token expired: %d %s, want 401 naming the expiry", code, body)
+	}
+	t.Logf("a session past its ID token's expiry → %d %s", code, strings.TrimSpace(body))
 }

@@ -458,7 +458,12 @@ func (c *cli) sleepCmd(sleep bool) *cobra.Command {
 	if sleep {
 		verb = "sleep"
 	}
-	return &cobra.Command{
+	want := "Running"
+	if sleep {
+		want = "Sleeping"
+	}
+	var wait bool
+	cmd := &cobra.Command{
 		Use: verb + " NAME", Short: strings.ToUpper(verb[:1]) + verb[1:] + " a virtual cluster's control plane", Args: cobra.ExactArgs(1), ValidArgsFunction: c.completeVCs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ac, err := c.client()
@@ -469,9 +474,20 @@ func (c *cli) sleepCmd(sleep bool) *cobra.Command {
 			if err := ac.do(cmd.Context(), "POST", "/virtualclusters/"+url.PathEscape(args[0])+"/"+verb, nil, &v); err != nil {
 				return err
 			}
+			if wait {
+				if v, err = waitPhase(cmd.Context(), ac, v.Name, want, 5*time.Minute); err != nil {
+					return err
+				}
+			} else if string(v.Phase) != want {
+				// The answer shows the phase when the request was taken;
+				// the engine gets there in seconds.
+				fmt.Fprintf(c.errOut, "%s requested: %s is %s until the engine has done it (--wait waits for %s)\n", verb, v.Name, v.Phase, want)
+			}
 			return c.print(v, vcTable(v))
 		},
 	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until it is "+want+" (up to 5 minutes)")
+	return cmd
 }
 
 func (c *cli) fetchKubeconfig(ctx context.Context, name string) ([]byte, error) {

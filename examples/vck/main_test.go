@@ -195,15 +195,12 @@ func TestCLIEndToEnd(t *testing.T) {
 		return true, ""
 	})
 
-	u.must("sleep", "cli")
-	testenv.Eventually(t, 2*time.Minute, "cli asleep", func(ctx context.Context) (bool, string) {
-		out := u.must("vc", "describe", "cli")
-		return strings.Contains(out, "Sleeping"), out
-	})
+	if out := u.must("sleep", "cli", "--wait"); !strings.Contains(out, "Sleeping") {
+		t.Fatalf("vck sleep --wait printed %q, want the cluster Sleeping", out)
+	}
 	u.fails([]string{"kubeconfig", "cli"}, "Sleeping", "vck wake")
-	u.must("wake", "cli")
-	if _, err := waitPhase(context.Background(), mustClient(t, u), "cli", "Running", 2*time.Minute); err != nil {
-		t.Fatal(err)
+	if out := u.must("wake", "cli", "--wait"); !strings.Contains(out, "Running") {
+		t.Fatalf("vck wake --wait printed %q, want the cluster Running", out)
 	}
 
 	// Cost: the meter has seen the tree (no pods here, so zero, but the
@@ -224,16 +221,6 @@ func TestCLIEndToEnd(t *testing.T) {
 		_, _, err := u.run("vc", "describe", "cli")
 		return err != nil && strings.Contains(err.Error(), "not found"), fmt.Sprint(err)
 	})
-}
-
-func mustClient(t *testing.T, u *user) *apiClient {
-	t.Helper()
-	c := &cli{getenv: func(k string) string { return u.env[k] }}
-	ac, err := c.client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ac
 }
 
 // TestAPIKeyLogin: automation signs in with a key and sees its scope.
@@ -266,15 +253,7 @@ func TestDeviceLogin(t *testing.T) {
 			_, errOut, err := u.run("login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL(), "--client-id", platformtest.ClientID)
 			done <- result{errOut, err}
 		}()
-		var code string
-		testenv.Eventually(t, time.Minute, "a pending device code", func(ctx context.Context) (bool, string) {
-			codes := pf.Issuer.PendingUserCodes()
-			if len(codes) == 1 {
-				code = codes[0]
-				return true, ""
-			}
-			return false, fmt.Sprint(codes)
-		})
+		code := pendingCode(t)
 		if err := pf.Issuer.Approve(code, "carol", deny); err != nil {
 			t.Fatal(err)
 		}
@@ -296,6 +275,21 @@ func TestDeviceLogin(t *testing.T) {
 	}
 }
 
+// pendingCode waits for the one device code a vck login is waiting on.
+func pendingCode(t *testing.T) string {
+	t.Helper()
+	var code string
+	testenv.Eventually(t, time.Minute, "a pending device code", func(ctx context.Context) (bool, string) {
+		codes := pf.Issuer.PendingUserCodes()
+		if len(codes) == 1 {
+			code = codes[0]
+			return true, ""
+		}
+		return false, fmt.Sprint(codes)
+	})
+	return code
+}
+
 // TestDeviceLoginWrongClient: a device sign-in at the right issuer for a
 // client the platform does not accept fails saying to check --client-id
 // (not to sign in again the same way), and keeps no credential.
@@ -306,15 +300,7 @@ func TestDeviceLoginWrongClient(t *testing.T) {
 		_, _, err := u.run("login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL(), "--client-id", "another-app")
 		done <- err
 	}()
-	var code string
-	testenv.Eventually(t, time.Minute, "a pending device code", func(ctx context.Context) (bool, string) {
-		codes := pf.Issuer.PendingUserCodes()
-		if len(codes) == 1 {
-			code = codes[0]
-			return true, ""
-		}
-		return false, fmt.Sprint(codes)
-	})
+	code := pendingCode(t)
 	if err := pf.Issuer.Approve(code, "carol", false); err != nil {
 		t.Fatal(err)
 	}
