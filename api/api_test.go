@@ -107,7 +107,7 @@ func TestBadBodies(t *testing.T) {
 		// JSON.
 		{"text/plain body", "/spaces", typed{"text/plain", `{"name":"tp-space","tenant":"acme"}`}, 415, "", `Content-Type "text/plain" is not served`},
 		{"form body", "/virtualclusters", typed{"application/x-www-form-urlencoded", `{"name":"tp","tenant":"acme"}`}, 415, "", "send the body as application/json"},
-		{"untyped body", "/virtualclusters", typed{"", `{"name":"tp","tenant":"acme"}`}, 415, "", "send the body as application/json"},
+		{"untyped body", "/virtualclusters", typed{"", `{"name":"tp","tenant":"acme"}`}, 415, "", "the body has no Content-Type: send it as application/json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -262,7 +262,11 @@ func decode(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) > 0 {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return errf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "", "Content-Type %q is not served: send the body as application/json", r.Header.Get("Content-Type"))
+			ct := r.Header.Get("Content-Type")
+			if ct == "" {
+				return errf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "", "the body has no Content-Type: send it as application/json")
+			}
+			return errf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "", "Content-Type %q is not served: send the body as application/json", ct)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

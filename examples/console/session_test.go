@@ -203,5 +203,5 @@ func TestSessionEndsWithItsToken(t *testing.T) {
 	if code != http.StatusUnauthorized || !strings.Contains(body, "expired") {
 		t.Fatalf("whoami after the ID token expired: %d %s, want 401 naming the expiry", code, body)
 	}
-	t.Logf("a session past its ID token's expiry → %d %s", code, strings.TrimSpace(body))
+	t.Logf("a session past its ID token's expiry → %d %s", code, strings.Join(strings.Fields(body), " "))
 }
