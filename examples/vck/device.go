@@ -53,6 +53,9 @@ func deviceLogin(ctx context.Context, out io.Writer, hc *http.Client, issuer, cl
 		if errors.As(err, &re) && re.ErrorCode == "access_denied" {
 			return "", errors.New("sign-in was denied at the issuer\n  hint: run vck login again and approve the code")
 		}
+		if errors.As(err, &re) && re.ErrorCode == "expired_token" {
+			return "", fmt.Errorf("the code %s expired before it was approved\n  hint: run vck login again and approve the new code before it expires", da.UserCode)
+		}
 		return "", fmt.Errorf("device sign-in: %w\n  hint: run vck login again and enter the code before it expires", err)
 	}
 	id, _ := tok.Extra("id_token").(string)

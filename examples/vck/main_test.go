@@ -290,6 +290,29 @@ func pendingCode(t *testing.T) string {
 	return code
 }
 
+// TestDeviceLoginExpired: a device code that runs out unanswered ends the
+// sign-in saying so, and keeps no credential.
+func TestDeviceLoginExpired(t *testing.T) {
+	u := newUser(t)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := u.run("login", "--server", pf.Server.URL, "--oidc-issuer", pf.Issuer.URL(), "--client-id", platformtest.ClientID)
+		done <- err
+	}()
+	code := pendingCode(t)
+	if err := pf.Issuer.Expire(code); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "the code "+code+" expired before it was approved") || !strings.Contains(err.Error(), "run vck login again") {
+		t.Fatalf("device sign-in with an expired code: %v", err)
+	}
+	t.Logf("an expired device code → %v", err)
+	if _, err := os.Stat(filepath.Join(u.home, ".config", "vck", "config.json")); err == nil {
+		t.Fatal("an expired sign-in kept a credential")
+	}
+}
+
 // TestDeviceLoginWrongClient: a device sign-in at the right issuer for a
 // client the platform does not accept fails saying to check --client-id
 // (not to sign in again the same way), and keeps no credential.

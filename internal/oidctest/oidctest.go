@@ -252,6 +252,20 @@ func (is *Issuer) PendingUserCodes() []string {
 	return out
 }
 
+// Expire ends the device authorization with userCode unanswered, as its
+// expires_in running out would: the client's next poll gets expired_token.
+func (is *Issuer) Expire(userCode string) error {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for code, d := range is.devices {
+		if d.userCode == userCode {
+			delete(is.devices, code)
+			return nil
+		}
+	}
+	return fmt.Errorf("oidctest: no device authorization with user code %q", userCode)
+}
+
 // Approve signs subject in for the device authorization with userCode, as
 // the user would on the verification page; deny refuses it instead.
 func (is *Issuer) Approve(userCode, subject string, deny bool, groups ...string) error {
