@@ -441,6 +441,9 @@ func ownEnv(env []corev1.EnvVar) ([]corev1.EnvVar, error) {
 // Services' target ports refer to ports by name; a port named twice with
 // two names cannot keep both and is refused, naming the field.
 func uniquePorts(ports []corev1.ContainerPort) ([]corev1.ContainerPort, error) {
+	if len(ports) < 2 {
+		return ports, nil
+	}
 	type key struct {
 		port  int32
 		proto corev1.Protocol
@@ -484,6 +487,9 @@ func uniquePorts(ports []corev1.ContainerPort) ([]corev1.ContainerPort, error) {
 // /etc/hosts, so the names resolve the same): a tenant may list an IP
 // twice, or name the virtual API server's address the syncer adds.
 func uniqueHostAliases(aliases []corev1.HostAlias) []corev1.HostAlias {
+	if len(aliases) < 2 {
+		return aliases
+	}
 	at := make(map[string]int, len(aliases))
 	var out []corev1.HostAlias
 	for _, a := range aliases {
